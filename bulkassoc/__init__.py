@@ -1,0 +1,40 @@
+"""bulkassoc: create HubSpot CRM associations in bulk, rate-limited and resumable.
+
+    from bulkassoc import RunConfig, run
+    summary = run(RunConfig("links.csv", from_type="partner_services", token=token))
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("bulkassoc")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+from ._api import run, run_async
+from ._config import ConfigError, RunConfig
+from ._ledger import LedgerError
+from ._ratespec import Rate, parse_rate
+from ._report import LedgerReport, read_report, write_failed_csv
+from ._retry import RetryPolicy
+from ._rows import InputError
+from ._summary import RunSummary
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "LedgerError",
+    "LedgerReport",
+    "Rate",
+    "RetryPolicy",
+    "RunConfig",
+    "RunSummary",
+    "__version__",
+    "parse_rate",
+    "read_report",
+    "run",
+    "run_async",
+    "write_failed_csv",
+]

@@ -1,0 +1,92 @@
+"""One HTTP request in, one `Outcome` out. The only module that touches aiohttp's client.
+
+The token lives only in the session's default headers; nothing here formats a header, a
+request or an aiohttp exception that could carry it into a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+from ._retry import Outcome, classify_response, classify_transport_error
+
+__all__ = ["Response", "check_base_url", "open_session", "path_for_row", "request"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def check_base_url(url: str) -> str:
+    """Return the normalised base URL, or raise ValueError saying what to fix.
+
+    `http://` is refused unless the host is loopback: the token must never cross a network in clear.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--base-url {url!r} is not an http(s) URL, e.g. https://api.hubapi.com")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"--base-url {url!r} uses http:// to a non-loopback host; the token would travel "
+            "unencrypted. Use https://, or http:// only for 127.0.0.1/localhost"
+        )
+    return url.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def path_for_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_type: str) -> str:
+    """The v3 association PUT path for one row (values are validated, quoting is belt and braces)."""
+    seg = [quote(s, safe="") for s in (from_type, from_id, to_type, to_id, assoc_type)]
+    return f"/crm/v3/objects/{seg[0]}/{seg[1]}/associations/{seg[2]}/{seg[3]}/{seg[4]}"
+
+
+def open_session(token: str, *, concurrency: int, timeout: float, user_agent: str) -> aiohttp.ClientSession:
+    """One session per run: keep-alive pool sized to the worker count."""
+    connector = aiohttp.TCPConnector(limit=concurrency + 2, limit_per_host=concurrency + 2)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent, "Accept": "application/json"},
+        raise_for_status=False,
+    )
+    # aiohttp silently re-sends an idempotent request once when a reused connection drops. That
+    # second request would bypass the limiter and the attempt count, so every re-send is ours.
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
+
+
+async def request(
+    session: aiohttp.ClientSession, method: str, url: str, *, body: bytes | None = None
+) -> tuple[Outcome, Response | None]:
+    """Send one request; classify the answer. Never raises for network trouble."""
+    headers = {"Content-Type": "application/json"} if body is not None else None
+    try:
+        async with session.request(method, url, data=body, headers=headers) as resp:
+            payload = await resp.read()
+            response = Response(resp.status, payload, resp.headers)
+    except asyncio.TimeoutError:
+        return classify_transport_error("TIMEOUT", "no answer within the timeout"), None
+    except aiohttp.ClientConnectorError as exc:
+        # str(exc) names host:port and the OS error, never headers
+        return classify_transport_error("CONNECTION_ERROR", f"cannot connect: {exc.os_error}"), None
+    except (aiohttp.ClientError, OSError) as exc:
+        return classify_transport_error("CONNECTION_ERROR", type(exc).__name__), None
+    return classify_response(response.status, response.body, response.headers), response

@@ -1,0 +1,72 @@
+"""Run configuration: one frozen value, validated when it is made."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from ._client import check_base_url
+from ._ratespec import Rate
+from ._retry import RetryPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig"]
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+
+
+class ConfigError(ValueError):
+    """A setting the user must fix (exit 2). The message says what to do."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one `bulkassoc run` needs. `token` never appears in repr()."""
+
+    input: str | os.PathLike[str]
+    from_type: str | None = None
+    format: Literal["csv", "jsonl"] | None = None
+    ledger: str | os.PathLike[str] | None = None  # default: INPUT.ledger.sqlite
+    base_url: str = DEFAULT_BASE_URL
+    token: str = field(default="", repr=False)
+    token_env: str = DEFAULT_TOKEN_ENV  # only for messages: where the token came from
+    rate: Rate = Rate(100, 10.0)
+    concurrency: int = 8
+    timeout: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+    retry_failed: bool = True
+    dry_run: bool = False
+    preflight: bool = True
+    progress: bool = False
+    handle_signals: bool = False  # install SIGINT/SIGTERM handlers (the CLI does; a library caller may not)
+    grace: float = 5.0  # seconds in-flight requests get to finish after an interrupt
+    stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if str(self.input) == "-" and self.ledger is None:
+            raise ConfigError("reading standard input needs --ledger PATH (there is no file name to derive it from)")
+        if str(self.input) == "-" and self.format is None:
+            raise ConfigError("reading standard input needs --format csv or --format jsonl")
+        if self.concurrency < 1:
+            raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if not self.timeout > 0:
+            raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.grace < 0:
+            raise ConfigError(f"grace must be >= 0 seconds, got {self.grace}")
+        try:
+            object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not self.dry_run and not self.token.strip():
+            raise ConfigError(
+                f"no access token: set the environment variable {self.token_env} to your HubSpot "
+                "private app / service key token (or use --dry-run)"
+            )
+
+    @property
+    def ledger_path(self) -> Path:
+        if self.ledger is not None:
+            return Path(self.ledger)
+        return Path(f"{os.fspath(self.input)}.ledger.sqlite")

@@ -1,0 +1,92 @@
+"""Request-start pacing that respects HubSpot's rolling window, with a pool-wide pause.
+
+HubSpot counts request *starts* in a rolling window (e.g. 190 per 10 s). A plain
+`AsyncLimiter(190, 10)` is a leaky bucket that starts full of credit: it lets ~190 through at
+t=0 plus ~19/s after, about 2x the window in the first 10 s. We instead run aiolimiter as a
+pacer: a bucket of capacity C = 1 + slack draining one unit per `spacing` seconds.
+
+Bound: a start needs level <= C - 1 before it, and each start adds 1. If k starts fall in a
+window of length D, then between the first and the k-th the level rose by k - 1 and drained
+by less than D / spacing, so k < C + D / spacing. With spacing = D / N * (1 + margin) and
+slack <= N * margin / (1 + margin), that gives k <= N: no rolling window ever holds more than N.
+Sustained throughput is N / D / (1 + margin). The slack lets a timer that fires a little late
+be made up on the next start instead of drifting the pace down; the margin also absorbs
+network jitter between our clock and HubSpot's.
+
+Time comes only from the running loop, so tests drive it with a fake `loop.time`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiolimiter import AsyncLimiter
+
+from ._ratespec import Rate
+
+__all__ = ["DEFAULT_MARGIN", "RollingWindowLimiter"]
+
+DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on a 10 s window
+
+
+class RollingWindowLimiter:
+    """At most `rate.limit` starts in any rolling `rate.period`, and a pause shared by all workers."""
+
+    __slots__ = ("_bucket", "_margin", "_paused_until", "_rate", "last_start")
+
+    def __init__(self, rate: Rate, *, margin: float = DEFAULT_MARGIN) -> None:
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1), got {margin}")
+        self._margin = margin
+        self._rate = rate
+        self._bucket = self._make_bucket()
+        self._paused_until = 0.0
+        self.last_start: float | None = None  # loop time of the most recent start
+
+    @property
+    def rate(self) -> Rate:
+        return self._rate
+
+    @property
+    def spacing(self) -> float:
+        """Minimum seconds between two request starts."""
+        return self._rate.period / self._rate.limit * (1 + self._margin)
+
+    def _make_bucket(self) -> AsyncLimiter:
+        slack = min(0.5, 0.9 * self._rate.limit * self._margin / (1 + self._margin))
+        return AsyncLimiter(1 + slack, (1 + slack) * self.spacing)
+
+    def set_rate(self, rate: Rate) -> None:
+        """Change the pace from the next start on, keeping the spacing from the last start."""
+        if rate == self._rate:
+            return
+        self._rate = rate
+        self._bucket = self._make_bucket()
+        if self.last_start is not None:
+            self.hold_until(self.last_start + self.spacing)
+
+    def pause(self, seconds: float) -> None:
+        """Stop every worker from starting a request for `seconds` (e.g. after a 429)."""
+        self.hold_until(asyncio.get_running_loop().time() + max(0.0, seconds))
+
+    def hold_until(self, loop_time: float) -> None:
+        if loop_time > self._paused_until:
+            self._paused_until = loop_time
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    async def acquire(self) -> None:
+        """Wait for the pause to pass and for the next start slot, then claim it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if now < self._paused_until:
+                await asyncio.sleep(self._paused_until - now)
+                continue
+            await self._bucket.acquire()
+            # a pause may have begun while we queued for the slot; honour it
+            if loop.time() >= self._paused_until:
+                self.last_start = loop.time()
+                return

@@ -1,0 +1,158 @@
+"""The `bulkassoc` command: a thin click shell over the library.
+
+Every option also reads BULKASSOC_<OPTION> from the environment. Errors a user can cause end in
+one line on stderr and exit 2; the token is read from an environment variable, never a flag.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+import orjson
+
+from . import __version__
+from ._config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, ConfigError, RunConfig
+from ._ledger import LedgerError
+from ._ratespec import Rate, parse_rate
+from ._retry import RetryPolicy
+from ._rows import InputError, validate_object_type
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"auto_envvar_prefix": "BULKASSOC", "help_option_names": ["-h", "--help"]}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"bulkassoc: error: {message}", err=True)
+    sys.exit(code)
+
+
+class RateType(click.ParamType):
+    name = "N/Ds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Rate:
+        if isinstance(value, Rate):
+            return value
+        try:
+            return parse_rate(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _check_from_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not validate_object_type(value.strip()):
+        raise click.BadParameter(f"{value!r} is not an object type name (e.g. partner_services) or type ID (e.g. 0-1)")
+    return None if value is None else value.strip()
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="bulkassoc")
+def cli() -> None:
+    """Create HubSpot CRM associations in bulk: rate-limited, resumable, loss-free."""
+
+
+def connection_options(fn: F) -> F:
+    """Options shared by every command that talks to HubSpot."""
+    for decorator in reversed([
+        click.option("--from-type", "from_type", callback=_check_from_type, metavar="TYPE",
+                     help="Object type of fromId for rows without a fromType column (e.g. partner_services)."),
+        click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+                     help="Input format (default: by extension; required for '-')."),
+        click.option("--ledger", type=click.Path(dir_okay=False), default=None,
+                     help="Resumable record of outcomes [default: INPUT.ledger.sqlite; required with '-']."),
+        click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True,
+                     help="API root; http:// only to a loopback host."),
+        click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="NAME",
+                     help="Environment variable that holds the access token."),
+        click.option("--rate", type=RateType(), default="100/10s", show_default=True,
+                     help="At most N requests started in any rolling window of D (190/10s, 20/1s, 5/500ms)."),
+        click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+                     help="At most N requests in flight."),
+        click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True,
+                     help="Attempts per row in one run before it is recorded as failed."),
+        click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+                     help="Seconds per request."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+@cli.command("run", context_settings=CONTEXT)
+@click.argument("input_path", metavar="INPUT", type=click.Path(allow_dash=True, dir_okay=False))
+@connection_options
+@click.option("--retry-failed/--skip-failed", default=True, show_default=True,
+              help="On a rerun, attempt rows whose last outcome was a failure again, or leave them.")
+@click.option("--dry-run", is_flag=True, help="Read and validate everything, count what would be sent; no network.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None, help="Live progress [default: on when stderr is a terminal].")
+@click.option("--preflight/--no-preflight", default=True, show_default=True,
+              help="Check the token with one cheap request before the first write.")
+def run_command(
+    input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
+    rate: Rate, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
+    as_json: bool, progress: bool | None, preflight: bool,
+) -> None:
+    """Create one association per row of INPUT (CSV or JSONL; '-' for stdin).
+
+    Rerunning the same command resumes: rows recorded as succeeded are skipped.
+    """
+    from ._api import run
+
+    token = os.environ.get(token_env, "")
+    if not dry_run and not token.strip():
+        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    try:
+        config = RunConfig(
+            input=input_path, from_type=from_type, format=fmt, ledger=ledger,  # type: ignore[arg-type]
+            base_url=base_url, token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency,
+            timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
+            dry_run=dry_run, preflight=preflight,
+            progress=sys.stderr.isatty() if progress is None else progress, handle_signals=True,
+        )
+        summary = run(config)
+    except (ConfigError, InputError, LedgerError) as exc:
+        fail(str(exc))
+    click.echo(summary.human(), err=True)
+    if as_json:
+        click.echo(orjson.dumps(summary.to_dict()).decode())
+    sys.exit(summary.exit_code)
+
+
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the totals as one JSON object on stdout.")
+@click.option("--failed-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
+              help="Write every failed and invalid row as a CSV that `bulkassoc run` accepts.")
+def report_command(ledger_path: str, as_json: bool, failed_out: str | None) -> None:
+    """Summarise a ledger; optionally write its failed rows for a retry."""
+    from ._report import read_report, write_failed_csv
+
+    try:
+        report = read_report(ledger_path)
+        written = write_failed_csv(ledger_path, failed_out) if failed_out else None
+    except LedgerError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(orjson.dumps(report.to_dict()).decode())
+    else:
+        click.echo(report.human())
+    if written is not None:
+        click.echo(f"wrote {written:,} failed and invalid rows to {failed_out}", err=True)
+
+
+def _register_optional() -> None:
+    from ._fake_command import fake_hubspot_command
+
+    cli.add_command(fake_hubspot_command)
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli.main(prog_name="bulkassoc")

@@ -1,0 +1,139 @@
+"""The limiter on a fake loop clock: no rolling window ever exceeds N, throughput stays >= 97%."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+
+import pytest
+
+from bulkassoc._limiter import RollingWindowLimiter
+from bulkassoc._ratespec import Rate, parse_rate
+
+
+class FakeClock:
+    """Replaces loop.time; the loop's timers follow it, so call_at/sleep fire on fake time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def drive(clock: FakeClock, tasks: list[asyncio.Task[None]], until: float, step: float) -> None:
+    """Advance fake time in small steps, letting the loop run its ready callbacks at each step."""
+    while clock.now < until and not all(t.done() for t in tasks):
+        clock.now = round(clock.now + step, 9)
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+def max_in_window(starts: list[float], period: float) -> int:
+    """Most starts in any half-open window [t, t + period)."""
+    best = 0
+    for i, t in enumerate(starts):
+        j = bisect.bisect_left(starts, t + period - 1e-12)
+        best = max(best, j - i)
+    return best
+
+
+async def collect_starts(rate: Rate, workers: int, duration: float, step: float) -> list[float]:
+    loop = asyncio.get_running_loop()
+    clock = FakeClock()
+    real_time = loop.time
+    loop.time = clock  # type: ignore[method-assign]
+    try:
+        limiter = RollingWindowLimiter(rate)
+        starts: list[float] = []
+
+        async def worker() -> None:
+            while clock.now < duration:
+                await limiter.acquire()
+                starts.append(clock.now)
+
+        tasks = [loop.create_task(worker()) for _ in range(workers)]
+        await drive(clock, tasks, duration, step)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return [s for s in starts if s < duration]
+    finally:
+        loop.time = real_time  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(("spec", "workers"), [("190/10s", 8), ("100/10s", 32), ("5/500ms", 4), ("50/1s", 16)])
+async def test_no_window_exceeds_limit_over_many_windows(spec: str, workers: int) -> None:
+    rate = parse_rate(spec)
+    windows = 30
+    step = rate.period / rate.limit / 20  # several clock steps per start slot
+    starts = await collect_starts(rate, workers, windows * rate.period, step)
+    assert max_in_window(starts, rate.period) <= rate.limit
+    # sustained throughput over the run is at least 97% of N/D
+    assert len(starts) / (windows * rate.limit) >= 0.97
+    # and no burst at the start: the first window holds no more than N
+    assert sum(1 for s in starts if s < rate.period) <= rate.limit
+
+
+async def test_pause_holds_every_worker() -> None:
+    loop = asyncio.get_running_loop()
+    clock = FakeClock()
+    real_time = loop.time
+    loop.time = clock  # type: ignore[method-assign]
+    try:
+        limiter = RollingWindowLimiter(Rate(10, 1.0), margin=0.0)
+        starts: list[float] = []
+
+        async def worker() -> None:
+            for _ in range(3):
+                await limiter.acquire()
+                starts.append(clock.now)
+
+        await limiter.acquire()  # t = 0
+        limiter.pause(5.0)
+        tasks = [loop.create_task(worker()) for _ in range(4)]
+        await drive(clock, tasks, 20.0, 0.01)
+        assert all(t.done() for t in tasks)
+        assert len(starts) == 12
+        assert min(starts) >= 5.0 - 1e-9  # nobody started during the pause
+        assert all(b - a >= 0.1 - 1e-6 for a, b in zip(starts, starts[1:], strict=False))
+    finally:
+        loop.time = real_time  # type: ignore[method-assign]
+
+
+async def test_set_rate_keeps_spacing_from_last_start() -> None:
+    loop = asyncio.get_running_loop()
+    clock = FakeClock()
+    real_time = loop.time
+    loop.time = clock  # type: ignore[method-assign]
+    try:
+        limiter = RollingWindowLimiter(Rate(100, 1.0), margin=0.0)
+        await limiter.acquire()
+        assert limiter.last_start == 0.0
+        limiter.set_rate(Rate(1, 1.0))
+        task = loop.create_task(limiter.acquire())
+        await drive(clock, [task], 3.0, 0.05)
+        assert limiter.last_start is not None and limiter.last_start >= 1.0 - 1e-9
+    finally:
+        loop.time = real_time  # type: ignore[method-assign]
+
+
+def test_spacing_and_validation() -> None:
+    assert RollingWindowLimiter(Rate(190, 10.0), margin=0.0).spacing == pytest.approx(10 / 190)
+    with pytest.raises(ValueError, match="margin"):
+        RollingWindowLimiter(Rate(1, 1.0), margin=1.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "period"),
+    [("190/10s", 190, 10.0), ("20/1s", 20, 1.0), ("5/500ms", 5, 0.5), ("100/s", 100, 1.0), ("600/1m", 600, 60.0),
+     (" 7 / 2s ", 7, 2.0)],
+)
+def test_parse_rate(text: str, limit: int, period: float) -> None:
+    assert parse_rate(text) == Rate(limit, period)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "10", "0/10s", "10/0s", "-1/10s", "10/10x", "1.5/10s"])
+def test_parse_rate_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        parse_rate(text)
