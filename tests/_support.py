@@ -107,3 +107,19 @@ def cli(*args: str, env: Mapping[str, str] | None = None, input_bytes: bytes | N
         input=input_bytes.decode() if input_bytes is not None else None, text=True,
         stdin=None if input_bytes is not None else subprocess.DEVNULL,
     )
+
+
+async def acli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Like `cli`, without blocking the event loop (so an in-process fake keeps answering)."""
+    full_env = {**os.environ, "BULKASSOC_DEBUG": "", **(env or {})}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bulkassoc", *args, env=full_env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
