@@ -1,0 +1,45 @@
+"""Object-type spellings and HubSpot-defined association types, as the fake HubSpot knows them."""
+
+from __future__ import annotations
+
+__all__ = ["HUBSPOT_DEFINED_LABELS", "canonical_type"]
+
+# HubSpot accepts an object's type ID, and for the standard objects its name in several spellings
+# (`contacts`, `contact`, `Contacts`, `0-1`); the fake maps them all onto one key so that seeds and
+# scopes written as `contacts` also match requests that say `0-1`.
+_ALIASES = {
+    "0-1": "contacts", "contact": "contacts",
+    "0-2": "companies", "company": "companies",
+    "0-3": "deals", "deal": "deals",
+    "0-5": "tickets", "ticket": "tickets",
+    "partner_client": "partner_clients",
+    "partner_service": "partner_services",
+}
+
+
+def canonical_type(name: str) -> str:
+    low = name.lower()
+    return _ALIASES.get(low, low)
+
+
+# HUBSPOT_API.md §7 (the v4 guide's table): typeId → label (None = unlabeled) per (from, to). Used by
+# the labels endpoint when the fake is not seeded with association types. The partner objects' IDs
+# are not published (not found), so they are absent here.
+HUBSPOT_DEFINED_LABELS: dict[tuple[str, str], dict[int, str | None]] = {
+    ("contacts", "companies"): {1: "Primary", 279: None},
+    ("companies", "contacts"): {2: "Primary", 280: None},
+    ("deals", "contacts"): {3: None},
+    ("contacts", "deals"): {4: None},
+    ("deals", "companies"): {5: "Primary", 341: None},
+    ("companies", "deals"): {6: "Primary", 342: None},
+    ("contacts", "tickets"): {15: None},
+    ("tickets", "contacts"): {16: None},
+    ("tickets", "companies"): {26: "Primary", 339: None},
+    ("companies", "tickets"): {25: "Primary", 340: None},
+    ("deals", "tickets"): {27: None},
+    ("tickets", "deals"): {28: None},
+    ("contacts", "contacts"): {449: None},
+    ("companies", "companies"): {13: "Parent Company", 14: "Child Company", 450: None},
+    ("deals", "deals"): {451: None},
+    ("tickets", "tickets"): {452: None},
+}
