@@ -77,6 +77,8 @@ def write_scope(object_type: str) -> str:
     """The write scope HubSpot names for an object type, e.g. crm.objects.partner-services.write.
 
     Custom objects (`p_…` names, `2-…` type IDs) share HubSpot's single `crm.objects.custom.write` scope.
+    Deliberately not shared with the client's `_retry.required_scope`: the fake models HubSpot on its
+    own, so a mistake in one cannot hide in the other.
     """
     if object_type.startswith(("p_", "2-")):
         return "crm.objects.custom.write"

@@ -93,20 +93,15 @@ class AssociationStore:
 
     def __init__(self) -> None:
         self._by_source: dict[tuple[str, str, str], dict[tuple[str, str], None]] = {}
-        self._count = 0
-
-    def __len__(self) -> int:
-        return self._count
 
     def add(self, key: AssociationKey) -> bool:
         """Store an association; False when it was already there (a re-PUT stores nothing new)."""
         from_type, from_id, to_type, to_id, assoc_type = key
         targets = self._by_source.setdefault((from_type, from_id, to_type), {})
-        before = len(targets)
+        if (to_id, assoc_type) in targets:
+            return False
         targets[(to_id, assoc_type)] = None
-        added = len(targets) != before
-        self._count += added
-        return added
+        return True
 
     def page(self, from_type: str, from_id: str, to_type: str, offset: int, limit: int
              ) -> tuple[list[tuple[str, str]], int | None]:
