@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from . import __version__
 from ._client import open_session, path_for_row, request
 from ._config import RunConfig
-from ._ledger import Admission, Ledger, LedgerError, remove_ledger_files, scratch_copy
+from ._ledger import Admission, Key, Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ._limiter import RollingWindowLimiter
 from ._progress import Progress
 from ._pump import ChunkPump
@@ -74,6 +76,7 @@ class _Run:
         self.busy: set[asyncio.Task[None]] = set()
         self.transport_streak = 0  # consecutive requests that got no HTTP answer
         self.session: aiohttp.ClientSession | None = None
+        self._saved_start: float | None = None
 
     # -- control ---------------------------------------------------------------------------------
     def stop(self, reason: AbortReason, message: str) -> None:
@@ -93,9 +96,7 @@ class _Run:
                 chunk = await pump.next()
                 if not chunk:
                     break
-                items = [(it.key, it.line, it.reason if isinstance(it, InvalidRow) else None) for it in chunk]
-                adm = self.ledger.admit(items, self.config.retry_failed)
-                self.tally.add(adm, len(chunk))
+                adm = self.admit(chunk)
                 for i in adm.to_send:
                     if self.halt.is_set():
                         break
@@ -104,6 +105,14 @@ class _Run:
             pump.stop()
         for _ in range(self.config.concurrency):
             await self.queue.put(None)
+
+    def admit(self, chunk: list[Row | InvalidRow]) -> Admission:
+        """Ask the ledger which rows of a chunk still need sending, and count the rest."""
+        items = [(it.key, it.line, None) if isinstance(it, Row) else (_invalid_key(it), it.line, it.reason)
+                 for it in chunk]
+        adm = self.ledger.admit(items, self.config.retry_failed)
+        self.tally.add(adm, len(chunk))
+        return adm
 
     # -- working ---------------------------------------------------------------------------------
     async def work(self) -> None:
@@ -236,10 +245,32 @@ class _Run:
                                outcome.wait or 0.0))
 
     # -- orchestration ---------------------------------------------------------------------------
+    def carry_over_pace(self) -> None:
+        """Don't burst into a window the previous run (maybe killed a moment ago) already filled.
+
+        The ledger keeps the wall-clock time of the last request start; the first start of this
+        run waits until one spacing after it, as if the previous run had simply gone on.
+        """
+        last = self.ledger.get_meta("last_request_at")
+        try:
+            gap = float(last) + self.limiter.spacing - time.time() if last else 0.0
+        except ValueError:
+            gap = 0.0
+        if gap > 0:
+            self.limiter.hold_until(asyncio.get_running_loop().time() + min(gap, self.config.rate.period))
+
+    def save_pace(self) -> None:
+        start = self.limiter.last_start
+        if start is not None and start != self._saved_start:
+            self._saved_start = start
+            wall = time.time() - (asyncio.get_running_loop().time() - start)
+            self.ledger.set_meta("last_request_at", repr(wall))
+
     async def ticker(self, progress: Progress | None) -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
             try:
+                self.save_pace()
                 self.ledger.flush()
             except LedgerError as exc:
                 self.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
@@ -251,6 +282,7 @@ class _Run:
         loop = asyncio.get_running_loop()
         self.session = open_session(self.config.token, concurrency=self.config.concurrency,
                                     timeout=self.config.timeout, user_agent=f"bulkassoc/{__version__}")
+        self.carry_over_pace()
         async with self.session:
             if self.config.preflight:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -259,8 +291,8 @@ class _Run:
                     return
             feeder = loop.create_task(self._guarded(self.feed()))
             workers = [loop.create_task(self._guarded(self.work())) for _ in range(self.config.concurrency)]
-            everything = asyncio.gather(feeder, *workers)
-            halted = loop.create_task(self.halt.wait())
+            everything: asyncio.Future[Any] = asyncio.gather(feeder, *workers)
+            halted: asyncio.Future[Any] = loop.create_task(self.halt.wait())
             await asyncio.wait([everything, halted], return_when=asyncio.FIRST_COMPLETED)
             if not everything.done():
                 await self._wind_down(feeder, workers)
@@ -268,10 +300,10 @@ class _Run:
             with contextlib.suppress(asyncio.CancelledError):
                 await everything
 
-    async def _guarded(self, coro: object) -> None:
+    async def _guarded(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a task body; turn a cancel into a quiet exit and a ledger or input error into a halt."""
         try:
-            await coro  # type: ignore[misc]
+            await coro
         except asyncio.CancelledError:
             pass
         except LedgerError as exc:
@@ -364,6 +396,8 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
                 progress.close()
         summary = run.summary(loop.time() - started, config.dry_run)
         try:
+            if not config.dry_run:
+                run.save_pace()
             ledger.close(None if config.dry_run else _summary_json(summary))
         except LedgerError as exc:
             run.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
@@ -378,10 +412,16 @@ async def _dry_feed(run: _Run) -> None:
     pump: ChunkPump[Row | InvalidRow] = ChunkPump(run.reader.read_chunk, CHUNK)
     try:
         while chunk := await pump.next():
-            items = [(it.key, it.line, it.reason if isinstance(it, InvalidRow) else None) for it in chunk]
-            run.tally.add(run.ledger.admit(items, run.config.retry_failed), len(chunk))
+            run.admit(chunk)
     finally:
         pump.stop()
+
+
+def _invalid_key(row: InvalidRow) -> Key:
+    """An invalid row is keyed by its content like any row, unless it has none (a line that is not
+    an object at all): then by its line, so that two such lines stay two entries."""
+    key = row.key
+    return key if any(key) else ("", "", "", "", f"line {row.line}")
 
 
 def _open_ledger(config: RunConfig) -> Ledger:

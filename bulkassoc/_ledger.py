@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ._retry import Outcome
 
-__all__ = ["Admission", "Ledger", "LedgerBusyError", "LedgerError", "connect", "remove_ledger_files", "scratch_copy"]
+__all__ = ["Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "remove_ledger_files", "scratch_copy"]
 
 Key = tuple[str, str, str, str, str]
 
@@ -138,7 +138,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"{path} is not a readable bulkassoc ledger ({exc}); move it aside or pass --ledger") from None
+        raise LedgerError(
+            f"{path} is not a readable bulkassoc ledger ({exc}); move it aside or pass --ledger PATH"
+        ) from None
     if app_id != APPLICATION_ID and (tables or readonly):
         conn.close()
         raise LedgerError(f"{path} is not a bulkassoc ledger; pass --ledger PATH to choose another file")

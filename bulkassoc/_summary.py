@@ -42,7 +42,8 @@ class RunSummary:
 
     def human(self) -> str:
         """A few lines for stderr."""
-        head = "dry run: nothing was sent" if self.dry_run else f"{self.requests:,} requests in {format_duration(self.elapsed_s)}"
+        took = format_duration(self.elapsed_s)
+        head = "dry run: nothing was sent" if self.dry_run else f"{self.requests:,} requests in {took}"
         lines = [
             f"bulkassoc: {self.rows:,} rows read; {head}",
             f"  succeeded {self.succeeded:,}   failed {self.failed:,}   invalid {self.invalid:,}   "

@@ -32,7 +32,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-class RateType(click.ParamType):
+class RateType(click.ParamType):  # type: ignore[type-arg]
     name = "N/Ds"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Rate:
@@ -143,6 +143,15 @@ def report_command(ledger_path: str, as_json: bool, failed_out: str | None) -> N
         click.echo(report.human())
     if written is not None:
         click.echo(f"wrote {written:,} failed and invalid rows to {failed_out}", err=True)
+
+
+@cli.command("demo", context_settings=CONTEXT)
+@click.option("--progress/--no-progress", default=None, help="Live progress [default: on when stderr is a terminal].")
+def demo_command(progress: bool | None) -> None:
+    """Run the sample data against an in-process fake HubSpot (no token, no network)."""
+    from ._demo import run_demo
+
+    sys.exit(run_demo(progress=sys.stderr.isatty() if progress is None else progress))
 
 
 def _register_optional() -> None:

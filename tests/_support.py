@@ -109,7 +109,8 @@ def cli(*args: str, env: Mapping[str, str] | None = None, input_bytes: bytes | N
     )
 
 
-async def acli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+async def acli(*args: str, env: Mapping[str, str] | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Like `cli`, without blocking the event loop (so an in-process fake keeps answering)."""
     full_env = {**os.environ, "BULKASSOC_DEBUG": "", **(env or {})}
     proc = await asyncio.create_subprocess_exec(

@@ -24,7 +24,8 @@ NOT_FOUND = orjson.dumps({"status": "error", "message": "Object not found", "cat
                           "correlationId": "c2"})
 SCOPES = orjson.dumps({"status": "error", "message": "missing scopes", "category": "MISSING_SCOPES",
                        "correlationId": "c3",
-                       "errors": [{"message": "x", "context": {"requiredGranularScopes": ["crm.objects.contacts.write"]}}]})
+                       "errors": [{"message": "x",
+                                   "context": {"requiredGranularScopes": ["crm.objects.contacts.write"]}}]})
 
 
 @pytest.mark.parametrize(
