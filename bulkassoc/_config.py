@@ -32,11 +32,13 @@ class RunConfig:
     base_url: str = DEFAULT_BASE_URL
     token: str = field(default="", repr=False)
     token_env: str = DEFAULT_TOKEN_ENV  # only for messages: where the token came from
-    rate: Rate = Rate(100, 10.0)
+    rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, learn the limit from HubSpot's headers
     concurrency: int = 8
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     retry_failed: bool = True
+    resend: bool = False  # send rows the ledger records as succeeded again (suspected drift)
+    daily_reserve: int | None = None  # daily quota to leave for other integrations (None: 1% of it)
     dry_run: bool = False
     preflight: bool = True
     progress: bool = False
@@ -53,6 +55,8 @@ class RunConfig:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if not self.timeout > 0:
             raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.daily_reserve is not None and self.daily_reserve < 0:
+            raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")
         if self.grace < 0:
             raise ConfigError(f"grace must be >= 0 seconds, got {self.grace}")
         try:

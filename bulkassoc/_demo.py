@@ -38,8 +38,11 @@ async def _demo(workdir: Path, progress: bool) -> list[RunSummary]:
             path = workdir / sample.name
             click.echo(f"\n$ bulkassoc run {sample.name}"
                        + (f" --from-type {sample.from_type}" if sample.from_type else "")
-                       + f" --rate {DEMO_RATE} --base-url {fake.url}", err=True)
+                       + f" --ledger demo.sqlite --rate {DEMO_RATE} --base-url {fake.url}", err=True)
+            # one ledger for both files: the second run keeps the first one's pace (no burst into
+            # the window the first run just filled), as a nightly sync sharing a ledger does
             config = RunConfig(input=path, from_type=sample.from_type, base_url=fake.url, token=DEMO_TOKEN,
+                               ledger=workdir / "demo.sqlite",
                                rate=DEMO_RATE, concurrency=8, retry=RetryPolicy(backoff_base=0.2),
                                progress=progress, handle_signals=True)
             summary = await run_async(config)
@@ -57,15 +60,15 @@ def run_demo(*, progress: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bulkassoc-demo-") as tmp:
         workdir = Path(tmp)
         summaries = asyncio.run(_demo(workdir, progress))
-        for sample_path in sorted(workdir.glob("*.ledger.sqlite")):
-            report = read_report(sample_path)
-            click.echo(f"\n$ bulkassoc report {sample_path.name} --failed-out failed.csv", err=True)
-            click.echo(report.human(), err=True)
-            failed = workdir / "failed.csv"
-            write_failed_csv(sample_path, failed)
-            click.echo("failed.csv:", err=True)
-            for line in failed.read_text(encoding="utf-8").splitlines()[:12]:
-                click.echo(f"  {line}", err=True)
+        ledger = workdir / "demo.sqlite"
+        report = read_report(ledger)
+        click.echo("\n$ bulkassoc report demo.sqlite --failed-out failed.csv", err=True)
+        click.echo(report.human(), err=True)
+        failed = workdir / "failed.csv"
+        count = write_failed_csv(ledger, failed)
+        click.echo(f"failed.csv ({count} rows, first 15):", err=True)
+        for line in failed.read_text(encoding="utf-8").splitlines()[:16]:
+            click.echo(f"  {line}", err=True)
         ok = all(s.aborted is None and s.exit_code in (0, 1) for s in summaries) and len(summaries) == 2
         click.echo("\ndemo finished: the failed rows above are the sample's deliberate mistakes" if ok
                    else "\ndemo did not finish as expected", err=True)

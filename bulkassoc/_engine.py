@@ -1,9 +1,9 @@
 """The run: reader → ledger admission → bounded queue → workers → ledger.
 
-One task feeds rows the ledger says still need sending into a bounded queue (backpressure:
-reading pauses while the workers are busy). `concurrency` workers take rows, wait for the
-limiter, send one request each, and settle the row in the ledger. A throttle answer pauses the
-limiter for every worker; an auth or daily-limit answer halts the run; an interrupt halts
+One task feeds the rows the ledger says still need sending into a bounded queue (backpressure:
+reading pauses while the workers are busy). `concurrency` workers take a unit (the rows one request
+settles), wait for the limiter, send, and settle the rows in the ledger. A throttle answer pauses
+the limiter for every worker; an auth or daily-limit answer halts the run; an interrupt halts
 intake and gives in-flight requests a short grace before the ledger is flushed.
 """
 
@@ -12,24 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
-import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from . import __version__
-from ._client import open_session, path_for_row, request
+from ._client import Response, open_session, path_for_row, request
 from ._config import RunConfig
 from ._ledger import Admission, Key, Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ._limiter import RollingWindowLimiter
+from ._preflight import Labels, PortalIdentity, new_salt, parse_account, parse_labels, unknown_type_message
 from ._progress import Progress
 from ._pump import ChunkPump
+from ._quota import AUTO_START, DailyGuard, HeaderPacer
 from ._retry import Kind, Outcome, backoff_delay, required_scope
 from ._rows import InputError, InvalidRow, Row, RowReader, count_data_lines
-from ._summary import AbortReason, RunSummary
+from ._shutdown import install_signal_handlers, wind_down
+from ._summary import EXIT_2_REASONS, AbortReason, RunSummary
+from ._tally import Tally
 
 __all__ = ["run_async"]
 
@@ -37,28 +38,8 @@ CHUNK = 512  # rows read and admitted per ledger transaction
 FLUSH_INTERVAL = 0.25  # seconds between ledger commits while outcomes trickle in
 
 
-@dataclass(slots=True)
-class _Tally:
-    rows: int = 0
-    invalid: int = 0
-    duplicates: int = 0
-    already_done: int = 0
-    skipped_failed: int = 0
-    admitted: int = 0  # rows the ledger said to send
-    succeeded: int = 0
-    failed: int = 0
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    checks: int = 0
-
-    def add(self, adm: Admission, rows: int) -> None:
-        self.rows += rows
-        self.invalid += adm.invalid
-        self.duplicates += adm.duplicates
-        self.already_done += adm.already_done
-        self.skipped_failed += adm.skipped_failed
-        self.admitted += len(adm.to_send)
+class _Halted(Exception):
+    """Raised inside a worker when the run halted while it waited; its rows stay pending."""
 
 
 class _Run:
@@ -67,28 +48,108 @@ class _Run:
         self.ledger = ledger
         self.reader = reader
         self.rand = rand
-        self.tally = _Tally()
-        self.limiter = RollingWindowLimiter(config.rate)
-        self.queue: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=config.concurrency * 4)
+        self.tally = Tally()
+        self.limiter = RollingWindowLimiter(config.rate or AUTO_START)
+        self.pacer = HeaderPacer(self.limiter, config.rate, concurrency=config.concurrency)
+        self.daily = DailyGuard(config.daily_reserve)
+        self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=config.concurrency * 4)
         self.halt = asyncio.Event()
         self.aborted: AbortReason | None = None
         self.message = ""
-        self.busy: set[asyncio.Task[None]] = set()
+        self.busy: set[asyncio.Task[Any]] = set()
         self.transport_streak = 0  # consecutive requests that got no HTTP answer
         self.session: aiohttp.ClientSession | None = None
-        self._saved_start: float | None = None
+        self.labels: dict[tuple[str, str], Labels | None] = {}
+        self.time_zone: str | None = None
 
-    # -- control ---------------------------------------------------------------------------------
+    # -- control ------------------------------------------------------------------------------
     def stop(self, reason: AbortReason, message: str) -> None:
         if self.aborted is None:
             self.aborted, self.message = reason, message
         self.halt.set()
 
-    @property
-    def unreachable_after(self) -> int:
-        return max(10, 2 * self.config.concurrency)
+    def stop_daily(self, why: str) -> None:
+        zone = f" ({self.time_zone})" if self.time_zone else ""
+        self.stop("daily_limit", f"{why}; the quota resets at midnight in the account's time zone{zone}; "
+                  "rerun then to resume")
 
-    # -- feeding ---------------------------------------------------------------------------------
+    # -- one request ----------------------------------------------------------------------------
+    async def send(self, method: str, url: str, body: bytes | None = None) -> tuple[Outcome, Response | None]:
+        """One request through the limiter and the daily guard; marks this task busy while on the wire."""
+        assert self.session is not None
+        await self.limiter.acquire()
+        if self.halt.is_set():
+            raise _Halted
+        if not self.daily.may_start(len(self.busy)):
+            self.stop_daily(f"HubSpot's daily quota is down to the reserve of {self.daily.reserve:,} requests "
+                            f"(--daily-reserve) kept for the account's other integrations")
+            raise _Halted
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self.busy.add(task)
+        started = loop.time()
+        self.pacer.note_start(started)
+        try:
+            outcome, response = await request(self.session, method, url, body=body)
+        finally:
+            self.busy.discard(task)
+        if response is None:
+            self.transport_streak += 1
+        else:
+            self.transport_streak = 0
+            self.pacer.observe(response.headers, started)
+            self.daily.observe(response.headers)
+        if outcome.kind is Kind.THROTTLED:
+            self.tally.throttled += 1
+            self.limiter.pause(outcome.wait or 10.0)
+        return outcome, response
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep on the loop clock; a halt cuts it short (the rows then stay pending)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.halt.wait(), seconds)
+        if self.halt.is_set():
+            raise _Halted
+
+    async def backoff(self, tries: int, outcome: Outcome) -> None:
+        p = self.config.retry
+        await self.nap(max(backoff_delay(tries, self.rand(), base=p.backoff_base, cap=p.backoff_cap),
+                           outcome.wait or 0.0))
+
+    def give_up_if_unreachable(self, outcome: Outcome, tries: int) -> bool:
+        """Stop the run when nothing answers at all, instead of burning every row's attempts."""
+        streak = self.transport_streak
+        if streak >= max(10, 2 * self.config.concurrency) or (
+                tries >= self.config.retry.max_attempts and streak >= tries):
+            self.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
+            return True
+        return False
+
+    async def get_with_retries(self, path: str) -> tuple[Outcome, Response | None]:
+        """A read request (checks): retried like writes; returns the final outcome."""
+        tries = 0
+        while True:
+            outcome, response = await self.send("GET", self.config.base_url + path)
+            self.tally.checks += 1
+            if outcome.kind is Kind.THROTTLED:
+                continue
+            if outcome.kind is not Kind.RETRY:
+                return outcome, response
+            tries += 1
+            if self.give_up_if_unreachable(outcome, tries) or tries >= self.config.retry.max_attempts:
+                return outcome, response
+            await self.backoff(tries, outcome)
+
+    # -- feeding --------------------------------------------------------------------------------
+    def admit(self, chunk: list[Row | InvalidRow]) -> Admission:
+        """Ask the ledger which rows of a chunk still need sending, and count the rest."""
+        items = [(it.key, it.line, None) if isinstance(it, Row) else (_invalid_key(it), it.line, it.reason)
+                 for it in chunk]
+        adm = self.ledger.admit(items, self.config.retry_failed, self.config.resend)
+        self.tally.add(adm, len(chunk))
+        return adm
+
     async def feed(self) -> None:
         pump: ChunkPump[Row | InvalidRow] = ChunkPump(self.reader.read_chunk, CHUNK)
         try:
@@ -97,110 +158,103 @@ class _Run:
                 if not chunk:
                     break
                 adm = self.admit(chunk)
-                for i in adm.to_send:
+                rows: list[Row] = [chunk[i] for i in adm.to_send]  # type: ignore[misc]  # admitted = valid
+                if self.config.preflight:
+                    rows = await self.drop_unknown_types(rows)
+                for row in rows:
                     if self.halt.is_set():
                         break
-                    await self.queue.put(chunk[i])  # type: ignore[arg-type]  # admitted items are Rows
+                    await self.queue.put([row])
         finally:
             pump.stop()
         for _ in range(self.config.concurrency):
             await self.queue.put(None)
 
-    def admit(self, chunk: list[Row | InvalidRow]) -> Admission:
-        """Ask the ledger which rows of a chunk still need sending, and count the rest."""
-        items = [(it.key, it.line, None) if isinstance(it, Row) else (_invalid_key(it), it.line, it.reason)
-                 for it in chunk]
-        adm = self.ledger.admit(items, self.config.retry_failed)
-        self.tally.add(adm, len(chunk))
-        return adm
+    async def drop_unknown_types(self, rows: list[Row]) -> list[Row]:
+        """Check each new (fromType, toType) pair's association types once (labels endpoint).
 
-    # -- working ---------------------------------------------------------------------------------
+        Rows with a type HubSpot does not define are failed without a request, their message listing
+        the valid types. When not one row of the first chunk has a valid type, the file is wrong as a
+        whole: the run stops before its first write (exit 2) and records nothing.
+        """
+        kept: list[Row] = []
+        unknown: list[tuple[Row, str]] = []
+        for row in rows:
+            pair = (row.from_type, row.to_type)
+            if pair not in self.labels:
+                outcome, response = await self.get_with_retries(f"/crm/v4/associations/{pair[0]}/{pair[1]}/labels")
+                if outcome.kind is Kind.AUTH and outcome.status == 401:
+                    self.stop("auth", self.auth_message(outcome, None))
+                    raise _Halted
+                if outcome.kind is Kind.DAILY_LIMIT:
+                    self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
+                    raise _Halted
+                ok = outcome.kind is Kind.SUCCESS and response is not None
+                self.labels[pair] = parse_labels(response.body) if ok and response else None
+            labels = self.labels[pair]
+            if labels is None or labels.knows(row.type):
+                kept.append(row)
+                continue
+            unknown.append((row, unknown_type_message(row.type, row.from_type, row.to_type, labels)))
+        if unknown and not kept and self.tally.requests == 0 and self.tally.unsent_failures == 0:
+            self.stop("types", unknown[0][1])
+            raise _Halted
+        for row, message in unknown:
+            self.ledger.fail_unsent(row.key, "UNKNOWN_ASSOCIATION_TYPE", message)
+            self.tally.failed += 1
+            self.tally.unsent_failures += 1
+        return kept
+
+    # -- working --------------------------------------------------------------------------------
     async def work(self) -> None:
         while True:
-            row = await self.queue.get()
-            if row is None or self.halt.is_set():
+            unit = await self.queue.get()
+            if unit is None or self.halt.is_set():
                 return
-            await self.settle(row)
-
-    async def send(self, method: str, url: str) -> Outcome:
-        """One request through the limiter; marks this task busy while it is on the wire."""
-        assert self.session is not None
-        await self.limiter.acquire()
-        if self.halt.is_set():
-            raise asyncio.CancelledError
-        task = asyncio.current_task()
-        assert task is not None
-        self.busy.add(task)
-        try:
-            outcome, _ = await request(self.session, method, url)
-        finally:
-            self.busy.discard(task)
-        if outcome.status is None:
-            self.transport_streak += 1
-        else:
-            self.transport_streak = 0
-        if outcome.kind is Kind.THROTTLED:
-            self.tally.throttled += 1
-            self.limiter.pause(outcome.wait or 10.0)
-        return outcome
+            for row in unit:
+                await self.settle(row)
 
     async def settle(self, row: Row) -> None:
         policy = self.config.retry
         url = self.config.base_url + path_for_row(row.from_type, row.from_id, row.to_type, row.to_id, row.type)
         tries = throttles = sent = 0
         while True:
-            outcome = await self.send("PUT", url)
+            outcome, _ = await self.send("PUT", url)
             sent += 1
             self.tally.requests += 1
-            if sent > 1:
-                self.tally.retries += 1
+            self.tally.retries += sent > 1
             kind = outcome.kind
-            if kind is Kind.SUCCESS:
-                self._record(row, True, outcome, sent)
-                return
-            if kind is Kind.PERMANENT:
-                self._record(row, False, outcome, sent)
+            if kind is Kind.SUCCESS or kind is Kind.PERMANENT:
+                self.record(row.key, kind is Kind.SUCCESS, outcome, sent)
                 return
             if kind is Kind.AUTH:
-                self.stop("auth", self._auth_message(outcome, row))
+                self.stop("auth", self.auth_message(outcome, row))
                 return
             if kind is Kind.DAILY_LIMIT:
-                self.stop("daily_limit", "HubSpot's daily request limit for this account is spent "
-                          "(429 DAILY); it resets at midnight in the account's time zone")
+                self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
                 return
             if kind is Kind.THROTTLED:
                 throttles += 1
                 if throttles >= policy.max_throttles:
-                    self._record(row, False, outcome, sent)
+                    self.record(row.key, False, outcome, sent)
                     return
                 continue  # the limiter holds every worker until the window has passed
             tries += 1  # Kind.RETRY
-            if self.transport_streak >= self.unreachable_after or (
-                tries >= policy.max_attempts and self.transport_streak >= tries
-            ):
-                self.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
+            if self.give_up_if_unreachable(outcome, tries):
                 return
             if tries >= policy.max_attempts:
-                self._record(row, False, outcome, sent)
+                self.record(row.key, False, outcome, sent)
                 return
-            delay = backoff_delay(tries, self.rand(), base=policy.backoff_base, cap=policy.backoff_cap)
-            await self.nap(max(delay, outcome.wait or 0.0))
+            await self.backoff(tries, outcome)
 
-    async def nap(self, seconds: float) -> None:
-        """Sleep on the loop clock; a halt cuts it short (the row then stays pending)."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.halt.wait(), seconds)
-        if self.halt.is_set():
-            raise asyncio.CancelledError
-
-    def _record(self, row: Row, ok: bool, outcome: Outcome, sent: int) -> None:
-        self.ledger.record(row.key, ok, outcome, sent)
+    def record(self, key: Key, ok: bool, outcome: Outcome, sent: int) -> None:
+        self.ledger.record(key, ok, outcome, sent)
         if ok:
             self.tally.succeeded += 1
         else:
             self.tally.failed += 1
 
-    def _auth_message(self, outcome: Outcome, row: Row | None) -> str:
+    def auth_message(self, outcome: Outcome, row: Row | None) -> str:
         if outcome.status == 401:
             return (f"HubSpot rejected the access token (401 {outcome.category or 'INVALID_AUTHENTICATION'}); "
                     f"check the token in ${self.config.token_env}")
@@ -209,74 +263,95 @@ class _Run:
         scope_text = f"the app needs the scope {needed}" if needed else "the app lacks a required scope"
         if reported and reported != needed:
             scope_text += f" (HubSpot asked for: {reported})"
-        return f"HubSpot refused the request (403 {outcome.category or 'MISSING_SCOPES'}): {scope_text}; " \
-               "add it to the private app or service key and rerun"
+        return (f"HubSpot refused the request (403 {outcome.category or 'MISSING_SCOPES'}): {scope_text}; "
+                "add it to the private app or service key and rerun")
 
-    # -- preflight -------------------------------------------------------------------------------
+    # -- before the first write -------------------------------------------------------------------
     async def preflight(self) -> None:
-        """One cheap authenticated GET before the first write: a bad token stops the run here.
+        """One cheap authenticated GET: a bad token stops the run here, and the answer names the
+        portal the ledger is bound to. Only 401 is conclusive: a 403 or 404 may just mean this
+        endpoint needs another scope or is not offered, so the run goes on and the writes decide."""
+        outcome, response = await self.get_with_retries("/account-info/v3/details")
+        if outcome.kind is Kind.AUTH and outcome.status == 401:
+            self.stop("auth", self.auth_message(outcome, None))
+        elif outcome.kind is Kind.DAILY_LIMIT:
+            self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
+        elif outcome.kind is Kind.RETRY and response is None and self.aborted is None:
+            self.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
+        portal = None
+        if outcome.kind is Kind.SUCCESS and response is not None:
+            portal, self.time_zone = parse_account(response.body)
+        if not self.halt.is_set():
+            self.bind_portal(portal)
 
-        Only 401 is conclusive. A 403 or 404 may just mean this endpoint needs another scope or is
-        not offered, so the run goes on and the writes themselves decide.
-        """
-        url = self.config.base_url + "/account-info/v3/details"
-        tries = 0
-        while True:
-            outcome = await self.send("GET", url)
-            self.tally.checks += 1
-            if outcome.kind is Kind.AUTH and outcome.status == 401:
-                self.stop("auth", self._auth_message(outcome, None))
+    def bind_portal(self, portal_id: str | None) -> None:
+        """A ledger belongs to the portal it was first used with; refuse another one (exit 2)."""
+        salt = self.ledger.get_meta("salt")
+        if salt is None:
+            salt = new_salt()
+            self.ledger.set_meta("salt", salt)
+        here = PortalIdentity.of(portal_id, self.config.base_url, self.config.token, salt)
+        stored_id, stored_fallback = self.ledger.get_meta("portal_id"), self.ledger.get_meta("portal_fallback")
+        if stored_fallback is not None:
+            there = PortalIdentity(stored_id, stored_fallback)
+            if not here.same_as(there):
+                self.stop("portal", f"the ledger {self.ledger.path} belongs to {there.describe()}, but this token "
+                          f"writes to {here.describe()}; pass --ledger NEW.sqlite to start a ledger for it")
                 return
-            if outcome.kind is Kind.DAILY_LIMIT:
-                self.stop("daily_limit", "HubSpot's daily request limit for this account is spent "
-                          "(429 DAILY); it resets at midnight in the account's time zone")
-                return
-            if outcome.kind is Kind.THROTTLED:
-                continue
-            if outcome.kind is not Kind.RETRY:
-                return
-            tries += 1
-            if tries >= self.config.retry.max_attempts:
-                if outcome.status is None:
-                    self.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
-                return
-            p = self.config.retry
-            await self.nap(max(backoff_delay(tries, self.rand(), base=p.backoff_base, cap=p.backoff_cap),
-                               outcome.wait or 0.0))
+        if portal_id is not None:
+            self.ledger.set_meta("portal_id", portal_id)
+        if stored_fallback is None or (portal_id is not None and stored_id is None):
+            self.ledger.set_meta("portal_fallback", here.fallback)
 
-    # -- orchestration ---------------------------------------------------------------------------
     def carry_over_pace(self) -> None:
-        """Don't burst into a window the previous run (maybe killed a moment ago) already filled.
+        """Don't burst into a window the previous run (maybe killed a moment ago) already filled: the
+        ledger keeps the wall-clock time of the last request start, and the first start of this run
+        waits until one spacing after it, as if the previous run had simply gone on."""
+        import time
 
-        The ledger keeps the wall-clock time of the last request start; the first start of this
-        run waits until one spacing after it, as if the previous run had simply gone on.
-        """
         last = self.ledger.get_meta("last_request_at")
         try:
             gap = float(last) + self.limiter.spacing - time.time() if last else 0.0
         except ValueError:
             gap = 0.0
         if gap > 0:
-            self.limiter.hold_until(asyncio.get_running_loop().time() + min(gap, self.config.rate.period))
+            self.limiter.hold_until(asyncio.get_running_loop().time() + min(gap, self.limiter.rate.period))
 
     def save_pace(self) -> None:
+        import time
+
         start = self.limiter.last_start
-        if start is not None and start != self._saved_start:
-            self._saved_start = start
+        if start is not None:
             wall = time.time() - (asyncio.get_running_loop().time() - start)
             self.ledger.set_meta("last_request_at", repr(wall))
 
+    # -- orchestration --------------------------------------------------------------------------
     async def ticker(self, progress: Progress | None) -> None:
+        saved: float | None = None
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
             try:
-                self.save_pace()
+                if self.limiter.last_start != saved:
+                    saved = self.limiter.last_start
+                    self.save_pace()
                 self.ledger.flush()
             except LedgerError as exc:
                 self.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
                 return
             if progress is not None:
-                progress.update(self.tally.succeeded, self.tally.failed, self.tally.already_done, self.tally.requests)
+                t = self.tally
+                progress.update(t.succeeded, t.failed, t.already_done, t.requests)
+
+    async def guarded(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a task body; a halt or cancel is a quiet exit, a ledger or input error a halt."""
+        try:
+            await coro
+        except (asyncio.CancelledError, _Halted):
+            pass
+        except LedgerError as exc:
+            self.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
+        except InputError as exc:
+            self.stop("input", str(exc))
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
@@ -285,71 +360,20 @@ class _Run:
         self.carry_over_pace()
         async with self.session:
             if self.config.preflight:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._guarded(self.preflight())
-                if self.halt.is_set():
-                    return
-            feeder = loop.create_task(self._guarded(self.feed()))
-            workers = [loop.create_task(self._guarded(self.work())) for _ in range(self.config.concurrency)]
-            everything: asyncio.Future[Any] = asyncio.gather(feeder, *workers)
-            halted: asyncio.Future[Any] = loop.create_task(self.halt.wait())
-            await asyncio.wait([everything, halted], return_when=asyncio.FIRST_COMPLETED)
-            if not everything.done():
-                await self._wind_down(feeder, workers)
-            halted.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await everything
-
-    async def _guarded(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a task body; turn a cancel into a quiet exit and a ledger or input error into a halt."""
-        try:
-            await coro
-        except asyncio.CancelledError:
-            pass
-        except LedgerError as exc:
-            self.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
-        except InputError as exc:
-            self.stop("input", str(exc))
-
-    async def _wind_down(self, feeder: asyncio.Task[None], workers: list[asyncio.Task[None]]) -> None:
-        feeder.cancel()
-        for task in workers:
-            if task not in self.busy:
-                task.cancel()
-        in_flight = [t for t in workers if not t.done()]
-        if in_flight:
-            _, late = await asyncio.wait(in_flight, timeout=self.config.grace)
-            for task in late:
-                task.cancel()
-
-    def install_signals(self) -> Callable[[], None]:
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
-
-        def on_signal(signum: int) -> None:
-            if self.halt.is_set():  # a second signal: stop waiting for in-flight requests
-                for task in list(self.busy):
-                    task.cancel()
+                await self.guarded(self.preflight())
+            else:
+                self.bind_portal(None)
+            if self.halt.is_set():
                 return
-            self.stop("interrupted", f"stopped by {signal.Signals(signum).name}")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, on_signal, sig)
-                installed.append(sig)
-
-        def remove() -> None:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-        return remove
+            feeder = loop.create_task(self.guarded(self.feed()))
+            workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.config.concurrency)]
+            await wind_down(feeder, workers, self.halt, self.busy, self.config.grace)
 
     def summary(self, elapsed: float, dry_run: bool) -> RunSummary:
         t = self.tally
-        settled = t.succeeded + t.failed
-        pending = 0 if dry_run else max(0, t.admitted - settled)
+        pending = 0 if dry_run else max(0, t.admitted - t.succeeded - t.failed)
         if self.aborted is not None:
-            code = 2 if self.aborted == "input" else 3
+            code = 2 if self.aborted in EXIT_2_REASONS else 3
         elif t.invalid or t.failed or t.skipped_failed or pending:
             code = 1
         else:
@@ -372,39 +396,34 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
-    reader = RowReader(config.input, config.format, config.from_type, stdin=config.stdin)
-    with reader:
+    with RowReader(config.input, config.format, config.from_type, stdin=config.stdin) as reader:
         ledger = _open_ledger(config)
         run = _Run(config, ledger, reader, rand or random.Random().random)
         progress = None
         if config.progress and not config.dry_run:
-            total = None if str(config.input) == "-" else count_data_lines(config.input)
-            progress = Progress(total)
-        remove_signals = run.install_signals() if config.handle_signals else (lambda: None)
+            progress = Progress(None if str(config.input) == "-" else count_data_lines(config.input))
+        remove_signals = install_signal_handlers(run.stop, run.halt, run.busy) if config.handle_signals else None
         ticker = loop.create_task(run.ticker(progress))
         try:
-            if config.dry_run:
-                await run._guarded(_dry_feed(run))
-            else:
-                await run.main()
+            await (run.guarded(_dry_feed(run)) if config.dry_run else run.main())
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            remove_signals()
+            if remove_signals is not None:
+                remove_signals()
             if progress is not None:
                 progress.close()
-        summary = run.summary(loop.time() - started, config.dry_run)
         try:
             if not config.dry_run:
                 run.save_pace()
-            ledger.close(None if config.dry_run else _summary_json(summary))
+            ledger.close(None if config.dry_run else _summary_json(run.summary(loop.time() - started, False)))
         except LedgerError as exc:
             run.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
-            summary = run.summary(loop.time() - started, config.dry_run)
         finally:
-            _discard_dry_ledger(config, ledger)
-        return summary
+            if config.dry_run:
+                remove_ledger_files(ledger.path)
+        return run.summary(loop.time() - started, config.dry_run)
 
 
 async def _dry_feed(run: _Run) -> None:
@@ -426,25 +445,17 @@ def _invalid_key(row: InvalidRow) -> Key:
 
 def _open_ledger(config: RunConfig) -> Ledger:
     """The run's ledger; a dry run works on a scratch copy so the real one is never touched."""
-    path = config.ledger_path
-    if config.dry_run:
-        path = scratch_copy(path)
-    ledger = Ledger(path)
+    ledger = Ledger(scratch_copy(config.ledger_path) if config.dry_run else config.ledger_path)
     try:
         ledger.open(str(config.input))
     except BaseException:
-        _discard_dry_ledger(config, ledger)
+        if config.dry_run:
+            remove_ledger_files(ledger.path)
         raise
     return ledger
-
-
-def _discard_dry_ledger(config: RunConfig, ledger: Ledger) -> None:
-    if config.dry_run:
-        remove_ledger_files(ledger.path)
 
 
 def _summary_json(summary: RunSummary) -> str:
     import orjson
 
     return orjson.dumps(summary.to_dict()).decode()
-

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._retry import Outcome
+from ._retry import Kind, Outcome
 
 __all__ = ["Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "remove_ledger_files", "scratch_copy"]
 
@@ -224,8 +224,11 @@ class Ledger:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- admission: dedup and resume, one transaction per chunk ---------------------------------
-    def admit(self, keys_and_lines: Sequence[tuple[Key, int, str | None]], retry_failed: bool) -> Admission:
-        """Classify a chunk. Each item is (key, line, invalid_reason or None)."""
+    def admit(self, keys_and_lines: Sequence[tuple[Key, int, str | None]], retry_failed: bool,
+              resend: bool = False) -> Admission:
+        """Classify a chunk. Each item is (key, line, invalid_reason or None).
+
+        `resend` sends rows recorded as succeeded again (their outcome is recorded anew)."""
         adm = Admission()
         conn = self.conn
         run = self.run_id
@@ -240,7 +243,7 @@ class Ledger:
                 status, prev = conn.execute(_ADMIT, (*key, line, run)).fetchone()
                 if prev == run:
                     adm.duplicates += 1
-                elif status == "succeeded":
+                elif status == "succeeded" and not resend:
                     adm.already_done += 1
                 elif status in ("failed", "invalid") and not retry_failed:
                     adm.skipped_failed += 1
@@ -254,6 +257,10 @@ class Ledger:
         return adm
 
     # -- outcomes ----------------------------------------------------------------------------
+    def fail_unsent(self, key: Key, category: str, message: str) -> None:
+        """Record a row as failed without a request (e.g. its association type does not exist)."""
+        self.record(key, False, Outcome(Kind.PERMANENT, None, category, message), 0)
+
     def record(self, key: Key, succeeded: bool, outcome: Outcome, attempts: int) -> None:
         """Buffer one settled row; committed with the next flush."""
         self._pending.append((

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-__all__ = ["AbortReason", "RunSummary", "format_duration"]
+__all__ = ["EXIT_2_REASONS", "AbortReason", "RunSummary", "format_duration"]
 
-AbortReason = Literal["auth", "daily_limit", "interrupted", "unreachable", "ledger", "input"]
+# contract: auth, daily_limit, interrupted, unreachable (exit 3). Additions: ledger (exit 3, the ledger
+# could not be written), and, before any write (exit 2): input, portal, types.
+AbortReason = Literal["auth", "daily_limit", "interrupted", "unreachable", "ledger", "input", "portal", "types"]
+EXIT_2_REASONS = frozenset({"input", "portal", "types"})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import bulkassoc
 from bulkassoc import RunConfig, parse_rate, run
@@ -11,8 +12,10 @@ from ._support import simple_rows, write_csv
 
 
 def test_exported_members() -> None:
-    public = sorted(name for name in vars(bulkassoc) if not name.startswith("_") or name == "__version__")
-    public = [n for n in public if n not in {"annotations", "version", "PackageNotFoundError", "cli"}]
+    # submodules (cli, fake_hubspot) become attributes once imported; they are not the API surface
+    public = sorted(name for name, value in vars(bulkassoc).items()
+                    if (not name.startswith("_") or name == "__version__") and not isinstance(value, ModuleType))
+    public = [n for n in public if n not in {"annotations", "version", "PackageNotFoundError"}]
     assert sorted(bulkassoc.__all__) == sorted(public)
     assert bulkassoc.__all__ == sorted(bulkassoc.__all__)
 
