@@ -8,78 +8,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
 
 import click
 import orjson
 
 from . import __version__
-from ._config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, ConfigError, RunConfig
+from ._config import ConfigError, RunConfig
 from ._ledger import LedgerError
-from ._ratespec import Rate, parse_rate
+from ._options import CONTEXT, connection_options, fail
+from ._ratespec import Rate
 from ._retry import RetryPolicy
-from ._rows import InputError, validate_object_type
+from ._rows import InputError
 
 __all__ = ["cli", "main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-CONTEXT = {"auto_envvar_prefix": "BULKASSOC", "help_option_names": ["-h", "--help"]}
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"bulkassoc: error: {message}", err=True)
-    sys.exit(code)
-
-
-class RateType(click.ParamType):  # type: ignore[type-arg]
-    name = "N/Ds"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Rate:
-        if isinstance(value, Rate):
-            return value
-        try:
-            return parse_rate(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-def _check_from_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not validate_object_type(value.strip()):
-        raise click.BadParameter(f"{value!r} is not an object type name (e.g. partner_services) or type ID (e.g. 0-1)")
-    return None if value is None else value.strip()
-
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="bulkassoc")
 def cli() -> None:
     """Create HubSpot CRM associations in bulk: rate-limited, resumable, loss-free."""
-
-
-def connection_options(fn: F) -> F:
-    """Options shared by every command that talks to HubSpot."""
-    for decorator in reversed([
-        click.option("--from-type", "from_type", callback=_check_from_type, metavar="TYPE",
-                     help="Object type of fromId for rows without a fromType column (e.g. partner_services)."),
-        click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
-                     help="Input format (default: by extension; required for '-')."),
-        click.option("--ledger", type=click.Path(dir_okay=False), default=None,
-                     help="Resumable record of outcomes [default: INPUT.ledger.sqlite; required with '-']."),
-        click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True,
-                     help="API root; http:// only to a loopback host."),
-        click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="NAME",
-                     help="Environment variable that holds the access token."),
-        click.option("--rate", type=RateType(), default="100/10s", show_default=True,
-                     help="At most N requests started in any rolling window of D (190/10s, 20/1s, 5/500ms)."),
-        click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
-                     help="At most N requests in flight."),
-        click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True,
-                     help="Attempts per row in one run before it is recorded as failed."),
-        click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
-                     help="Seconds per request."),
-    ]):
-        fn = decorator(fn)
-    return fn
 
 
 @cli.command("run", context_settings=CONTEXT)
@@ -156,8 +102,10 @@ def demo_command(progress: bool | None) -> None:
 
 def _register_optional() -> None:
     from ._fake_command import fake_hubspot_command
+    from ._verify_command import verify_command
 
     cli.add_command(fake_hubspot_command)
+    cli.add_command(verify_command)
 
 
 _register_optional()

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from bulkassoc import _fake_bodies as bodies
 from bulkassoc._fake_names import HUBSPOT_DEFINED_LABELS, canonical_type
+from bulkassoc._fake_read import batch_read
 from bulkassoc._fake_state import AssociationKey, AssociationStore, DailyBudget, FakeStats, RollingWindow
 from bulkassoc._ratespec import Rate
 
@@ -64,6 +65,7 @@ class FakeConfig:
     count_rejected: bool = False  # whether 429'd requests take a slot in the window / daily budget
     portal_id: int = 12345678
     drop_writes: frozenset[tuple[str, str, str, str]] = frozenset()  # answered 200 but not stored
+    read_page_size: int = 100  # v4 batch read: toObjectIds per fromId per page
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "lock_rate"):
@@ -170,6 +172,8 @@ class FakeHubSpot:
         app.router.add_get(objects, self._api(self._read))
         app.router.add_get("/account-info/v3/details", self._api(self._account_info))
         app.router.add_get("/crm/v4/associations/{from_type}/{to_type}/labels", self._api(self._labels))
+        app.router.add_post("/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                             self._api(lambda request, call: batch_read(self, request, call)))
         app.router.add_get("/__fake__/stats", self._stats)
         return app
 
