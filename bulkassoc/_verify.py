@@ -29,11 +29,9 @@ unreachable API.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import os
 import random
-import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, BinaryIO, Literal
@@ -51,6 +49,7 @@ from ._quota import AUTO_START, HeaderPacer
 from ._ratespec import Rate
 from ._retry import Kind, Outcome, RetryPolicy, backoff_delay, required_scope
 from ._rows import InputError, InvalidRow, Key, Row, RowReader, validate_object_type
+from ._shutdown import install_signal_handlers, wind_down
 from ._summary import AbortReason, format_duration
 
 __all__ = ["MISSING_COLUMNS", "VerifyConfig", "VerifySummary", "verify", "verify_async"]
@@ -413,30 +412,10 @@ class _Verify:
         self.session = open_session(self.config.token, concurrency=self.config.concurrency,
                                     timeout=self.config.timeout, user_agent=f"bulkassoc/{__version__}")
         async with self.session:
-            tasks = [loop.create_task(self.guarded(self.produce()))]
-            tasks += [loop.create_task(self.guarded(self.work())) for _ in range(self.config.concurrency)]
-            everything: asyncio.Future[Any] = asyncio.gather(*tasks)
-            halted: asyncio.Future[Any] = loop.create_task(self.halt.wait())
-            await asyncio.wait([everything, halted], return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:  # nothing to save on a halt: a chunk's rows are written when it is done
-                task.cancel()
-            halted.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await everything
-
-    def install_signals(self) -> Callable[[], None]:
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop, "interrupted", f"stopped by {signal.Signals(sig).name}")
-                installed.append(sig)
-
-        def remove() -> None:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-        return remove
+            producer = loop.create_task(self.guarded(self.produce()))
+            workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.config.concurrency)]
+            # nothing to save on a halt (a chunk's rows are written when it is done): no grace, no busy set
+            await wind_down(producer, workers, self.halt, set(), 0.0)
 
     def summary(self, elapsed: float) -> VerifySummary:
         t = self.tally
@@ -477,7 +456,8 @@ async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None
             job = _Verify(config, reader, out, rand or random.Random().random)
             if job.writer is not None:
                 job.writer.writerow(MISSING_COLUMNS)
-            remove_signals = job.install_signals() if config.handle_signals else (lambda: None)
+            remove_signals = (install_signal_handlers(job.stop, job.halt, set()) if config.handle_signals
+                              else (lambda: None))
             try:
                 await job.main()
             finally:
