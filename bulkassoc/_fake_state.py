@@ -118,8 +118,9 @@ class AssociationStore:
 @dataclass
 class FakeStats:
     """Live counters of the fake. `requests` and `arrivals` cover every API request received (not
-    /__fake__/…); `put_counts` counts the PUTs answered 200 per association, so a count above 1 means
-    the client re-sent an association that had already succeeded."""
+    /__fake__/…); `put_counts` counts the successful writes per association (PUTs answered 2xx and
+    batch-created inputs), so a count above 1 means the client re-sent an association that had already
+    succeeded."""
 
     requests: int = 0
     puts: int = 0
@@ -130,6 +131,8 @@ class FakeStats:
     errors: Counter[int] = field(default_factory=Counter)  # every non-2xx status sent, 429s included
     dropped: int = 0  # connections closed without an answer
     arrivals: list[float] = field(default_factory=list)  # clock reading of each request, in order
+    batch_requests: int = 0  # batch creates that reached the endpoint (one request each)
+    batch_inputs: int = 0  # inputs in those batch creates
 
     def max_in_window(self, period: float) -> int:
         """The most requests that arrived within any window (t - period, t]."""
@@ -155,6 +158,9 @@ class FakeStats:
             "window_s": window,
             "max_requests_in_window": self.max_in_window(window),
         }
+        if self.batch_requests:  # only once batch creates arrived, so the v3-only shape stays as it was
+            data["batch_requests"] = self.batch_requests
+            data["batch_inputs"] = self.batch_inputs
         if detail:
             data["put_counts"] = [
                 {"fromType": f, "fromId": fid, "toType": t, "toId": tid, "type": a, "count": n}

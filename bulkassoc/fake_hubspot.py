@@ -30,6 +30,7 @@ import orjson
 from aiohttp import web
 
 from bulkassoc import _fake_bodies as bodies
+from bulkassoc._fake_batch import add_routes as add_batch_routes
 from bulkassoc._fake_names import HUBSPOT_DEFINED_LABELS, canonical_type
 from bulkassoc._fake_read import batch_read
 from bulkassoc._fake_state import AssociationKey, AssociationStore, DailyBudget, FakeStats, RollingWindow
@@ -174,6 +175,7 @@ class FakeHubSpot:
         app.router.add_get("/crm/v4/associations/{from_type}/{to_type}/labels", self._api(self._labels))
         app.router.add_post("/crm/v4/associations/{from_type}/{to_type}/batch/read",
                              self._api(lambda request, call: batch_read(self, request, call)))
+        add_batch_routes(app, self)  # v4 batch create and labelled PUT, v4 and date paths
         app.router.add_get("/__fake__/stats", self._stats)
         return app
 
