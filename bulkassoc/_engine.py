@@ -102,7 +102,7 @@ class _Run:
             self.daily.observe(response.headers)
         if outcome.kind is Kind.THROTTLED:
             self.tally.throttled += 1
-            self.limiter.pause(outcome.wait or 10.0)
+            self.limiter.pause(10.0 if outcome.wait is None else outcome.wait)
         return outcome, response
 
     async def nap(self, seconds: float) -> None:
@@ -311,11 +311,11 @@ class _Run:
 
         last = self.ledger.get_meta("last_request_at")
         try:
-            gap = float(last) + self.limiter.spacing - time.time() if last else 0.0
+            ago = time.time() - float(last) if last else None
         except ValueError:
-            gap = 0.0
-        if gap > 0:
-            self.limiter.hold_until(asyncio.get_running_loop().time() + min(gap, self.limiter.rate.period))
+            ago = None
+        if ago is not None and 0 <= ago < self.limiter.rate.period:
+            self.limiter.continue_after(asyncio.get_running_loop().time() - ago)
 
     def save_pace(self) -> None:
         import time
@@ -407,6 +407,7 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
         try:
             await (run.guarded(_dry_feed(run)) if config.dry_run else run.main())
         finally:
+            # also when the caller cancels us (a task timeout): flush what was settled, free the ledger
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
@@ -414,16 +415,20 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
                 remove_signals()
             if progress is not None:
                 progress.close()
-        try:
-            if not config.dry_run:
-                run.save_pace()
-            ledger.close(None if config.dry_run else _summary_json(run.summary(loop.time() - started, False)))
-        except LedgerError as exc:
-            run.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
-        finally:
-            if config.dry_run:
-                remove_ledger_files(ledger.path)
+            _close_ledger(run, config, loop.time() - started)
         return run.summary(loop.time() - started, config.dry_run)
+
+
+def _close_ledger(run: _Run, config: RunConfig, elapsed: float) -> None:
+    try:
+        if not config.dry_run:
+            run.save_pace()
+        run.ledger.close(None if config.dry_run else _summary_json(run.summary(elapsed, False)))
+    except LedgerError as exc:
+        run.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
+    finally:
+        if config.dry_run:
+            remove_ledger_files(run.ledger.path)
 
 
 async def _dry_feed(run: _Run) -> None:

@@ -40,6 +40,10 @@ class RollingWindow:
         self._expire(now)
         return len(self._times) < self.limit
 
+    def set_rate(self, rate: Rate) -> None:
+        """A new limit from now on; requests already in the window still count against it."""
+        self.limit, self.period = rate.limit, rate.period
+
     def take(self, now: float) -> None:
         """Count a request arriving at `now` (a rejected one too, when 429s are counted)."""
         self._times.append(now)

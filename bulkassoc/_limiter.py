@@ -30,7 +30,7 @@ DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on
 # Between our `acquire` and HubSpot's clock a request can be delayed by the event loop, the
 # connection pool and the network, unevenly. Short windows (time-scaled tests, 5/500ms) need
 # the margin to cover this absolute jitter too.
-JITTER_ALLOWANCE = 0.010
+JITTER_ALLOWANCE = 0.015
 
 
 class RollingWindowLimiter:
@@ -60,9 +60,17 @@ class RollingWindowLimiter:
         """Minimum seconds between two request starts."""
         return self._rate.period / self._rate.limit * (1 + self.margin)
 
+    @property
+    def slack(self) -> float:
+        return min(0.5, 0.9 * self._rate.limit * self.margin / (1 + self.margin))
+
     def _make_bucket(self) -> AsyncLimiter:
-        slack = min(0.5, 0.9 * self._rate.limit * self.margin / (1 + self.margin))
-        return AsyncLimiter(1 + slack, (1 + slack) * self.spacing)
+        return AsyncLimiter(1 + self.slack, (1 + self.slack) * self.spacing)
+
+    def continue_after(self, last_start: float) -> None:
+        """Pace as if the bucket had been full at `last_start` (a fresh bucket starts empty, which
+        would hand out its slack once more): no start before it has fully drained."""
+        self.hold_until(last_start + (1 + self.slack) * self.spacing)
 
     def set_rate(self, rate: Rate) -> None:
         """Change the pace from the next start on, keeping the spacing from the last start."""
@@ -71,7 +79,7 @@ class RollingWindowLimiter:
         self._rate = rate
         self._bucket = self._make_bucket()
         if self.last_start is not None:
-            self.hold_until(self.last_start + self.spacing)
+            self.continue_after(self.last_start)
 
     def pause(self, seconds: float) -> None:
         """Stop every worker from starting a request for `seconds` (e.g. after a 429)."""
@@ -93,8 +101,10 @@ class RollingWindowLimiter:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            await self._bucket.acquire()
-            # a pause may have begun while we queued for the slot; honour it
-            if loop.time() >= self._paused_until:
+            bucket = self._bucket
+            await bucket.acquire()
+            # the rate may have changed (a new bucket) or a pause begun while we queued: a slot of the
+            # old bucket is not a slot of the new pace, so queue again
+            if bucket is self._bucket and loop.time() >= self._paused_until:
                 self.last_start = loop.time()
                 return

@@ -59,5 +59,8 @@ async def wind_down(feeder: asyncio.Task[None], workers: list[asyncio.Task[None]
                     task.cancel()
     finally:
         halted.cancel()
+        if not everything.done():  # we were cancelled ourselves: take everything down with us
+            for task in (feeder, *workers):
+                task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await everything

@@ -37,11 +37,17 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Live progress [default: on when stderr is a terminal].")
 @click.option("--preflight/--no-preflight", default=True, show_default=True,
-              help="Check the token with one cheap request before the first write.")
+              help="Before the first write, check the token (and learn the portal) with one cheap request, and "
+                   "each (fromType, toType) pair's association types with the labels endpoint.")
+@click.option("--daily-reserve", type=click.IntRange(0), default=None, metavar="N",
+              help="Stop (exit 3) when the daily quota left reaches N, keeping it for the account's other "
+                   "integrations [default: 1% of the daily limit the headers report].")
+@click.option("--resend", is_flag=True,
+              help="Send rows the ledger records as succeeded again (suspected drift), recording them anew.")
 def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
-    rate: Rate, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
-    as_json: bool, progress: bool | None, preflight: bool,
+    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
+    as_json: bool, progress: bool | None, preflight: bool, daily_reserve: int | None, resend: bool,
 ) -> None:
     """Create one association per row of INPUT (CSV or JSONL; '-' for stdin).
 
@@ -57,7 +63,7 @@ def run_command(
             input=input_path, from_type=from_type, format=fmt, ledger=ledger,  # type: ignore[arg-type]
             base_url=base_url, token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency,
             timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
-            dry_run=dry_run, preflight=preflight,
+            dry_run=dry_run, preflight=preflight, daily_reserve=daily_reserve, resend=resend,
             progress=sys.stderr.isatty() if progress is None else progress, handle_signals=True,
         )
         summary = run(config)

@@ -160,6 +160,13 @@ class FakeHubSpot:
                         tb: TracebackType | None) -> None:
         await self.stop()
 
+    def set_rate(self, rate: Rate) -> None:
+        """Change the rolling-window limit mid-run (a portal whose tier or add-on changes)."""
+        if self._window is None:
+            self._window = RollingWindow(rate)
+        else:
+            self._window.set_rate(rate)
+
     def associations(self) -> set[AssociationKey]:
         """Every stored (fromType, fromId, toType, toId, type), object types canonical (`contacts`)."""
         return self._store.all()

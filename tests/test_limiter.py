@@ -69,8 +69,9 @@ async def test_no_window_exceeds_limit_over_many_windows(spec: str, workers: int
     step = rate.period / rate.limit / 20  # several clock steps per start slot
     starts = await collect_starts(rate, workers, windows * rate.period, step)
     assert max_in_window(starts, rate.period) <= rate.limit
-    # sustained throughput over the run is at least 97% of N/D
-    assert len(starts) / (windows * rate.limit) >= 0.97
+    # sustained throughput over the run is at least 97% of N/D (windows of a second or more; a
+    # sub-second window spends more of itself on the fixed jitter allowance)
+    assert len(starts) / (windows * rate.limit) >= (0.97 if rate.period >= 1 else 0.95)
     # and no burst at the start: the first window holds no more than N
     assert sum(1 for s in starts if s < rate.period) <= rate.limit
 
@@ -118,10 +119,38 @@ async def test_set_rate_keeps_spacing_from_last_start() -> None:
         loop.time = real_time  # type: ignore[method-assign]
 
 
+async def test_rate_changes_while_workers_queue_never_overshoot() -> None:
+    """Workers queued on the old pace must not keep starting at it after a change (two paces at once)."""
+    loop = asyncio.get_running_loop()
+    clock = FakeClock()
+    real_time = loop.time
+    loop.time = clock  # type: ignore[method-assign]
+    try:
+        limiter = RollingWindowLimiter(Rate(100, 1.0))
+        starts: list[float] = []
+
+        async def worker() -> None:
+            while clock.now < 6.0:
+                await limiter.acquire()
+                starts.append(clock.now)
+
+        tasks = [loop.create_task(worker()) for _ in range(16)]
+        for step, limit in enumerate([60, 80, 90, 100, 70, 100, 100, 95, 100]):
+            await drive(clock, tasks, 0.5 * (step + 1), 0.0005)
+            limiter.set_rate(Rate(limit, 1.0))
+        await drive(clock, tasks, 6.0, 0.0005)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert max_in_window(starts, 1.0) <= 100
+    finally:
+        loop.time = real_time  # type: ignore[method-assign]
+
+
 def test_spacing_and_validation() -> None:
-    assert RollingWindowLimiter(Rate(190, 10.0), margin=0.0).spacing == pytest.approx(10 / 190 * 1.001)
+    assert RollingWindowLimiter(Rate(190, 10.0), margin=0.0).spacing == pytest.approx(10 / 190 * 1.0015)
     assert RollingWindowLimiter(Rate(190, 10.0)).spacing == pytest.approx(10 / 190 * 1.015)
-    assert RollingWindowLimiter(Rate(5, 0.5)).spacing == pytest.approx(0.5 / 5 * 1.02)
+    assert RollingWindowLimiter(Rate(5, 0.5)).spacing == pytest.approx(0.5 / 5 * 1.03)
     with pytest.raises(ValueError, match="margin"):
         RollingWindowLimiter(Rate(1, 1.0), margin=1.5)
 
