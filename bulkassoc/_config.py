@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from ._client import check_base_url
+from ._endpoints import MAX_BATCH, check_api, check_category
 from ._ratespec import Rate
 from ._retry import RetryPolicy
 
@@ -37,6 +38,11 @@ class RunConfig:
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     retry_failed: bool = True
+    mode: Literal["single", "batch"] = "single"
+    batch_size: int = 100  # rows per batch call in batch mode (HubSpot caps it at 2000)
+    batch_linger: float = 0.5  # seconds a partial batch waits for more rows before it is sent anyway
+    api: str = "v3"  # single-mode endpoint family: v3 (the seed endpoints), v4, or a date version (2026-09)
+    category: str = "HUBSPOT_DEFINED"  # associationCategory for v4, date-versioned and batch writes
     resend: bool = False  # send rows the ledger records as succeeded again (suspected drift)
     daily_reserve: int | None = None  # daily quota to leave for other integrations (None: 1% of it)
     dry_run: bool = False
@@ -55,6 +61,15 @@ class RunConfig:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if not self.timeout > 0:
             raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.mode not in ("single", "batch"):
+            raise ConfigError(f"--mode must be single or batch, got {self.mode!r}")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH} (HubSpot's cap), got {self.batch_size}")
+        try:
+            check_api(self.api)
+            check_category(self.category)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.daily_reserve is not None and self.daily_reserve < 0:
             raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")
         if self.grace < 0:

@@ -13,13 +13,16 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
 from . import __version__
-from ._client import Response, open_session, path_for_row, request
+from ._batch import MAX_SPLIT_DEPTH, BatchVerdict, halves, settle_batch
+from ._batcher import Batcher
+from ._client import Response, open_session, request
 from ._config import RunConfig
+from ._endpoints import batch_request, single_request
 from ._ledger import Admission, Key, Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ._limiter import RollingWindowLimiter
 from ._preflight import Labels, PortalIdentity, new_salt, parse_account, parse_labels, unknown_type_message
@@ -36,6 +39,9 @@ __all__ = ["run_async"]
 
 CHUNK = 512  # rows read and admitted per ledger transaction
 FLUSH_INTERVAL = 0.25  # seconds between ledger commits while outcomes trickle in
+
+
+_V = TypeVar("_V")
 
 
 class _Halted(Exception):
@@ -151,24 +157,73 @@ class _Run:
         return adm
 
     async def feed(self) -> None:
-        pump: ChunkPump[Row | InvalidRow] = ChunkPump(self.reader.read_chunk, CHUNK)
+        """Read, admit and queue units: one row each, or per-pair batches in batch mode."""
+        loop = asyncio.get_running_loop()
+        pump: ChunkPump[Row | InvalidRow] = ChunkPump(self.reader.read_chunk, self.chunk_size)
+        batcher = Batcher(self.config.batch_size, self.config.batch_linger) if self.batched else None
+        next_chunk: asyncio.Future[list[Row | InvalidRow]] = asyncio.ensure_future(pump.next())
         try:
             while not self.halt.is_set():
-                chunk = await pump.next()
+                if batcher is not None and len(batcher):
+                    # a slow trickle (stdin): send partial batches that waited long enough
+                    await asyncio.wait([next_chunk], timeout=batcher.linger)
+                    for unit in batcher.due(loop.time()):
+                        await self.queue.put(unit)
+                    if not next_chunk.done():
+                        continue
+                chunk = await next_chunk
                 if not chunk:
                     break
+                next_chunk = asyncio.ensure_future(pump.next())
                 adm = self.admit(chunk)
-                rows: list[Row] = [chunk[i] for i in adm.to_send]  # type: ignore[misc]  # admitted = valid
+                rows = self.drop_unwritable([chunk[i] for i in adm.to_send])  # type: ignore[misc]  # admitted = valid
                 if self.config.preflight:
                     rows = await self.drop_unknown_types(rows)
                 for row in rows:
                     if self.halt.is_set():
                         break
-                    await self.queue.put([row])
+                    if batcher is None:
+                        await self.queue.put([row])
+                    elif (full := batcher.add(row, loop.time())) is not None:
+                        await self.queue.put(full)
+            if batcher is not None and not self.halt.is_set():
+                for rest in batcher.drain():
+                    await self.queue.put(rest)
         finally:
+            next_chunk.cancel()
             pump.stop()
         for _ in range(self.config.concurrency):
             await self.queue.put(None)
+
+    @property
+    def chunk_size(self) -> int:
+        """Rows per read. A pipe may trickle (a producer writing as it goes): read it row by row, so
+        a row is sent as soon as it arrives instead of waiting for a full chunk."""
+        return 1 if str(self.config.input) == "-" else CHUNK
+
+    @property
+    def batched(self) -> bool:
+        return self.config.mode == "batch"
+
+    def drop_unwritable(self, rows: list[Row]) -> list[Row]:
+        """v4, date-versioned and batch writes need numeric type IDs: a name fails without a request."""
+        if not self.batched and self.config.api == "v3":
+            return rows
+        kept = [row for row in rows if row.type.isdigit()]
+        if len(kept) < len(rows):
+            how = "batch mode" if self.batched else f"--api {self.config.api}"
+            for row in rows:
+                if not row.type.isdigit():
+                    self.fail_unsent(row, "TYPE_NAME_NOT_SUPPORTED",
+                                     f"{how} needs a numeric association type ID, not {row.type!r}; look the ID up "
+                                     f"with GET /crm/v4/associations/{row.from_type}/{row.to_type}/labels, "
+                                     "or use --mode single --api v3")
+        return kept
+
+    def fail_unsent(self, row: Row, category: str, message: str) -> None:
+        self.ledger.fail_unsent(row.key, category, message)
+        self.tally.failed += 1
+        self.tally.unsent_failures += 1
 
     async def drop_unknown_types(self, rows: list[Row]) -> list[Row]:
         """Check each new (fromType, toType) pair's association types once (labels endpoint).
@@ -200,9 +255,7 @@ class _Run:
             self.stop("types", unknown[0][1])
             raise _Halted
         for row, message in unknown:
-            self.ledger.fail_unsent(row.key, "UNKNOWN_ASSOCIATION_TYPE", message)
-            self.tally.failed += 1
-            self.tally.unsent_failures += 1
+            self.fail_unsent(row, "UNKNOWN_ASSOCIATION_TYPE", message)
         return kept
 
     # -- working --------------------------------------------------------------------------------
@@ -211,41 +264,88 @@ class _Run:
             unit = await self.queue.get()
             if unit is None or self.halt.is_set():
                 return
-            for row in unit:
-                await self.settle(row)
+            if self.batched:
+                await self.settle_batch(unit)
+            else:
+                await self.settle(unit[0])
 
-    async def settle(self, row: Row) -> None:
+    async def exchange(self, method: str, url: str, body: bytes | None, about: Row,
+                       judge: Callable[[Outcome, Response | None], tuple[Outcome, _V]],
+                       ) -> tuple[Outcome, _V | None, int] | None:
+        """Send one request until its answer settles it: throttles pause the pool and are resent,
+        retryable answers back off and are resent up to --max-attempts, auth and daily-limit answers
+        stop the run (then None: the rows stay pending). `judge` says what an answer means for the
+        request as a whole; `about` is a row it writes, for messages. Returns (final outcome, judge's payload or
+        None if retries ran out, requests sent)."""
         policy = self.config.retry
-        url = self.config.base_url + path_for_row(row.from_type, row.from_id, row.to_type, row.to_id, row.type)
         tries = throttles = sent = 0
         while True:
-            outcome, _ = await self.send("PUT", url)
+            outcome, response = await self.send(method, url, body)
             sent += 1
             self.tally.requests += 1
             self.tally.retries += sent > 1
-            kind = outcome.kind
+            whole, payload = judge(outcome, response)
+            kind = whole.kind
             if kind is Kind.SUCCESS or kind is Kind.PERMANENT:
-                self.record(row.key, kind is Kind.SUCCESS, outcome, sent)
-                return
+                return whole, payload, sent
             if kind is Kind.AUTH:
-                self.stop("auth", self.auth_message(outcome, row))
-                return
+                self.stop("auth", self.auth_message(whole, about))
+                return None
             if kind is Kind.DAILY_LIMIT:
                 self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
-                return
+                return None
             if kind is Kind.THROTTLED:
                 throttles += 1
                 if throttles >= policy.max_throttles:
-                    self.record(row.key, False, outcome, sent)
-                    return
+                    return whole, None, sent
                 continue  # the limiter holds every worker until the window has passed
             tries += 1  # Kind.RETRY
-            if self.give_up_if_unreachable(outcome, tries):
-                return
+            if self.give_up_if_unreachable(whole, tries):
+                return None
             if tries >= policy.max_attempts:
+                return whole, None, sent
+            await self.backoff(tries, whole)
+
+    async def settle(self, row: Row) -> None:
+        """Single mode: one request per row (v3 PUT by default)."""
+        method, path, body = single_request(self.config.api, row, self.config.category)
+        result = await self.exchange(method, self.config.base_url + path, body, row, lambda o, _r: (o, row))
+        if result is not None:
+            outcome, _, sent = result
+            self.record(row.key, outcome.kind is Kind.SUCCESS, outcome, sent)
+
+    async def settle_batch(self, rows: list[Row], depth: int = 0) -> None:
+        """Batch mode: one batch create settles up to --batch-size rows. A whole-batch 400 that names
+        no row is split in halves (bounded depth) to isolate the bad rows instead of failing them all."""
+        method, path, body = batch_request(rows[0].from_type, rows[0].to_type, rows, self.config.category,
+                                           self.config.api)
+
+        def judge(outcome: Outcome, response: Response | None) -> tuple[Outcome, BatchVerdict | None]:
+            if response is None:
+                return outcome, None
+            verdict = settle_batch(response.status, response.body, response.headers, rows)
+            return (verdict.whole or Outcome(Kind.SUCCESS, response.status)), verdict
+
+        result = await self.exchange(method, self.config.base_url + path, body, rows[0], judge)
+        if result is None:
+            return
+        outcome, verdict, sent = result
+        if verdict is None:  # retries ran out on the request as a whole
+            for row in rows:
                 self.record(row.key, False, outcome, sent)
+        elif verdict.split:
+            if depth < MAX_SPLIT_DEPTH and len(rows) > 1:
+                self.tally.splits += 1
+                for half in halves(rows):
+                    await self.settle_batch(half, depth + 1)
                 return
-            await self.backoff(tries, outcome)
+            for row in rows:
+                self.record(row.key, False, verdict.cause or outcome, sent)
+        else:
+            for row, row_outcome in verdict.per_row:
+                self.record(row.key, row_outcome.kind is Kind.SUCCESS, row_outcome, sent)
+            if verdict.resend:
+                await self.settle_batch(verdict.resend, depth + 1)
 
     def record(self, key: Key, ok: bool, outcome: Outcome, sent: int) -> None:
         self.ledger.record(key, ok, outcome, sent)

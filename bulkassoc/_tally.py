@@ -24,6 +24,7 @@ class Tally:
     retries: int = 0
     throttled: int = 0
     checks: int = 0  # preflight and label reads
+    splits: int = 0  # batches split in halves to isolate bad rows
 
     def add(self, adm: Admission, rows: int) -> None:
         self.rows += rows

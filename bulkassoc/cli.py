@@ -42,12 +42,23 @@ def cli() -> None:
 @click.option("--daily-reserve", type=click.IntRange(0), default=None, metavar="N",
               help="Stop (exit 3) when the daily quota left reaches N, keeping it for the account's other "
                    "integrations [default: 1% of the daily limit the headers report].")
+@click.option("--mode", type=click.Choice(["single", "batch"]), default="single", show_default=True,
+              help="One PUT per row, or v4 batch create (up to --batch-size rows per request).")
+@click.option("--batch-size", type=click.IntRange(1, 2000), default=100, show_default=True,
+              help="Rows per batch call in batch mode (HubSpot accepts up to 2000).")
+@click.option("--api", default="v3", show_default=True, metavar="v3|v4|YYYY-MM",
+              help="Endpoint family: v3 (the seed endpoints), v4, or a date version such as 2026-09 "
+                   "(v1-v4 go unsupported in 2027).")
+@click.option("--association-category", "category", default="HUBSPOT_DEFINED", show_default=True,
+              type=click.Choice(["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK"]),
+              help="associationCategory sent with v4, date-versioned and batch writes.")
 @click.option("--resend", is_flag=True,
               help="Send rows the ledger records as succeeded again (suspected drift), recording them anew.")
 def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
-    as_json: bool, progress: bool | None, preflight: bool, daily_reserve: int | None, resend: bool,
+    as_json: bool, progress: bool | None, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
+    api: str, category: str, resend: bool,
 ) -> None:
     """Create one association per row of INPUT (CSV or JSONL; '-' for stdin).
 
@@ -64,6 +75,7 @@ def run_command(
             base_url=base_url, token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency,
             timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
             dry_run=dry_run, preflight=preflight, daily_reserve=daily_reserve, resend=resend,
+            mode=mode, batch_size=batch_size, api=api, category=category,  # type: ignore[arg-type]
             progress=sys.stderr.isatty() if progress is None else progress, handle_signals=True,
         )
         summary = run(config)
