@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -71,8 +72,13 @@ class _Run:
     # -- control ------------------------------------------------------------------------------
     def stop(self, reason: AbortReason, message: str) -> None:
         if self.aborted is None:
-            self.aborted, self.message = reason, message
+            self.aborted, self.message = reason, self.scrub(message)
         self.halt.set()
+
+    def scrub(self, text: str) -> str:
+        """Remove the token from text that came from outside (a gateway may echo the request back)."""
+        token = self.config.token
+        return text.replace(token, "[token]") if token and token in text else text
 
     def stop_daily(self, why: str) -> None:
         zone = f" ({self.time_zone})" if self.time_zone else ""
@@ -348,6 +354,11 @@ class _Run:
                 await self.settle_batch(verdict.resend, depth + 1)
 
     def record(self, key: Key, ok: bool, outcome: Outcome, sent: int) -> None:
+        token = self.config.token
+        if token and (token in outcome.message or token in outcome.category or token in outcome.correlation_id):
+            outcome = dataclasses.replace(outcome, message=self.scrub(outcome.message),
+                                          category=self.scrub(outcome.category),
+                                          correlation_id=self.scrub(outcome.correlation_id))
         self.ledger.record(key, ok, outcome, sent)
         if ok:
             self.tally.succeeded += 1
@@ -453,6 +464,18 @@ class _Run:
         except InputError as exc:
             self.stop("input", str(exc))
 
+    async def until_halted(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro`, but drop it as soon as the run halts (a signal during a long throttle pause)."""
+        task = asyncio.ensure_future(coro)
+        halted = asyncio.ensure_future(self.halt.wait())
+        try:
+            await asyncio.wait([task, halted], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halted.cancel()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
         self.session = open_session(self.config.token, concurrency=self.config.concurrency,
@@ -460,7 +483,7 @@ class _Run:
         self.carry_over_pace()
         async with self.session:
             if self.config.preflight:
-                await self.guarded(self.preflight())
+                await self.until_halted(self.guarded(self.preflight()))
             else:
                 self.bind_portal(None)
             if self.halt.is_set():

@@ -152,7 +152,9 @@ class Ledger:
 
     def __init__(self, path: Path, *, flush_every: int = 512) -> None:
         self.path = path
-        self._lock = _FileLock(path.with_name(path.name + ".lock"))
+        # lock the file itself, however it is reached (a symlink, a relative path)
+        real = Path(os.path.realpath(path))
+        self._lock = _FileLock(real.with_name(real.name + ".lock"))
         self._flush_every = flush_every
         self._pending: list[tuple[object, ...]] = []
         self._conn: sqlite3.Connection | None = None
@@ -181,10 +183,26 @@ class Ledger:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise LedgerError(f"{self.path} was written by a newer bulkassoc (schema {version}); upgrade bulkassoc")
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (repr(time.time()),))
+        if version:  # an existing ledger: is it whole? (a kill -9 never damages it; a disk or a user might)
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise LedgerError(f"the ledger {self.path} is damaged ({check}); move it aside and rerun with "
+                                  "--ledger NEW.sqlite (rows it recorded as done will be sent again)")
+            return
+        # a new ledger: mark and build it in one transaction, so a kill leaves either nothing or all of it
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (repr(time.time()),))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
 
     def close(self, summary_json: str | None = None) -> None:
         conn, self._conn = self._conn, None
