@@ -22,7 +22,9 @@ from pathlib import Path
 
 from ._retry import Kind, Outcome
 
-__all__ = ["Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "remove_ledger_files", "scratch_copy"]
+__all__ = [
+    "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "remove_ledger_files", "scratch_copy",
+]
 
 Key = tuple[str, str, str, str, str]
 

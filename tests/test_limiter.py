@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+from collections.abc import Iterator
 
 import pytest
 
 from bulkassoc._limiter import RollingWindowLimiter
 from bulkassoc._ratespec import Rate, parse_rate
+
+
+@contextlib.contextmanager
+def fake_loop_clock() -> Iterator[FakeClock]:
+    """Patch the running loop's time(); its timers (call_at, sleep) then fire on fake time."""
+    loop = asyncio.get_running_loop()
+    clock = FakeClock()
+    real_time = loop.time
+    loop.time = clock  # type: ignore[method-assign]
+    try:
+        yield clock
+    finally:
+        loop.time = real_time  # type: ignore[method-assign]
 
 
 class FakeClock:
@@ -40,10 +55,7 @@ def max_in_window(starts: list[float], period: float) -> int:
 
 async def collect_starts(rate: Rate, workers: int, duration: float, step: float) -> list[float]:
     loop = asyncio.get_running_loop()
-    clock = FakeClock()
-    real_time = loop.time
-    loop.time = clock  # type: ignore[method-assign]
-    try:
+    with fake_loop_clock() as clock:
         limiter = RollingWindowLimiter(rate)
         starts: list[float] = []
 
@@ -58,8 +70,6 @@ async def collect_starts(rate: Rate, workers: int, duration: float, step: float)
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         return [s for s in starts if s < duration]
-    finally:
-        loop.time = real_time  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize(("spec", "workers"), [("190/10s", 8), ("100/10s", 32), ("5/500ms", 4), ("50/1s", 16)])
@@ -78,10 +88,7 @@ async def test_no_window_exceeds_limit_over_many_windows(spec: str, workers: int
 
 async def test_pause_holds_every_worker() -> None:
     loop = asyncio.get_running_loop()
-    clock = FakeClock()
-    real_time = loop.time
-    loop.time = clock  # type: ignore[method-assign]
-    try:
+    with fake_loop_clock() as clock:
         limiter = RollingWindowLimiter(Rate(10, 1.0), margin=0.0)
         starts: list[float] = []
 
@@ -98,16 +105,11 @@ async def test_pause_holds_every_worker() -> None:
         assert len(starts) == 12
         assert min(starts) >= 5.0 - 1e-9  # nobody started during the pause
         assert max_in_window(starts, 1.0) <= 10
-    finally:
-        loop.time = real_time  # type: ignore[method-assign]
 
 
 async def test_set_rate_keeps_spacing_from_last_start() -> None:
     loop = asyncio.get_running_loop()
-    clock = FakeClock()
-    real_time = loop.time
-    loop.time = clock  # type: ignore[method-assign]
-    try:
+    with fake_loop_clock() as clock:
         limiter = RollingWindowLimiter(Rate(100, 1.0), margin=0.0)
         await limiter.acquire()
         assert limiter.last_start == 0.0
@@ -115,17 +117,12 @@ async def test_set_rate_keeps_spacing_from_last_start() -> None:
         task = loop.create_task(limiter.acquire())
         await drive(clock, [task], 3.0, 0.05)
         assert limiter.last_start is not None and limiter.last_start >= 1.0 - 1e-9
-    finally:
-        loop.time = real_time  # type: ignore[method-assign]
 
 
 async def test_rate_changes_while_workers_queue_never_overshoot() -> None:
     """Workers queued on the old pace must not keep starting at it after a change (two paces at once)."""
     loop = asyncio.get_running_loop()
-    clock = FakeClock()
-    real_time = loop.time
-    loop.time = clock  # type: ignore[method-assign]
-    try:
+    with fake_loop_clock() as clock:
         limiter = RollingWindowLimiter(Rate(100, 1.0))
         starts: list[float] = []
 
@@ -143,8 +140,6 @@ async def test_rate_changes_while_workers_queue_never_overshoot() -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         assert max_in_window(starts, 1.0) <= 100
-    finally:
-        loop.time = real_time  # type: ignore[method-assign]
 
 
 def test_spacing_and_validation() -> None:

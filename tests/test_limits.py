@@ -65,7 +65,9 @@ async def test_limit_change_mid_run_is_followed_within_a_window(tmp_path: Path) 
     src = write_csv(tmp_path / "links.csv", simple_rows(400))
     async with FakeHubSpot(FakeConfig(rate=Rate(100, 1.0), token=TOKEN)) as fake:
         async def lower_later() -> float:
-            while fake.stats.requests < 120:
+            for _ in range(2000):  # bounded: until the run is in full swing
+                if fake.stats.requests >= 120:
+                    break
                 await asyncio.sleep(0.01)
             fake.set_rate(Rate(40, 1.0))
             return asyncio.get_running_loop().time()

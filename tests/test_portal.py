@@ -24,8 +24,8 @@ def cfg(url: str, src: Path, ledger: Path, **kw: object) -> RunConfig:
 async def test_sandbox_then_production_is_refused_until_a_new_ledger(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "links.csv", simple_rows(25))
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, portal_id=111)) as sandbox:
-        r = await acli("run", str(src), "--from-type", "partner_services", "--base-url", sandbox.url, "--json", "--rate", "5000/1s",
-                       env=ENV)
+        r = await acli("run", str(src), "--from-type", "partner_services", "--base-url", sandbox.url, "--json",
+                       "--rate", "5000/1s", env=ENV)
         assert r.returncode == 0
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, portal_id=222)) as production:
         r = await acli("run", str(src), "--from-type", "partner_services", "--base-url", production.url,
