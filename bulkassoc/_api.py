@@ -1,14 +1,28 @@
-"""The library entry points: `run` (blocking) and `run_async`."""
+"""The library entry points: `run` (blocking) and `run_async`.
+
+The engine (and aiohttp) is imported on first use, so `import bulkassoc` and the CLI start fast.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ._config import RunConfig
-from ._engine import run_async
 from ._summary import RunSummary
 
 __all__ = ["run", "run_async"]
+
+
+async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = None) -> RunSummary:
+    """Run one bulk association job to the end (or to an abort) and return its summary.
+
+    Raises InputError for an unusable input file and LedgerError for an unusable ledger, before
+    anything is sent. `rand` (default: random.random) is the jitter source, for reproducible tests.
+    """
+    from ._engine import run_async as engine_run
+
+    return await engine_run(config, rand=rand)
 
 
 def run(config: RunConfig) -> RunSummary:

@@ -7,16 +7,15 @@ request or an aiohttp exception that could carry it into a message.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from ._retry import Outcome, classify_response, classify_transport_error
+from ._urls import check_base_url
 
-__all__ = ["Response", "check_base_url", "open_session", "path_for_row", "request"]
+__all__ = ["Response", "check_base_url", "open_session", "request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,37 +23,6 @@ class Response:
     status: int
     body: bytes
     headers: Mapping[str, str]
-
-
-def check_base_url(url: str) -> str:
-    """Return the normalised base URL, or raise ValueError saying what to fix.
-
-    `http://` is refused unless the host is loopback: the token must never cross a network in clear.
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"--base-url {url!r} is not an http(s) URL, e.g. https://api.hubapi.com")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"--base-url {url!r} uses http:// to a non-loopback host; the token would travel "
-            "unencrypted. Use https://, or http:// only for 127.0.0.1/localhost"
-        )
-    return url.strip().rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def path_for_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_type: str) -> str:
-    """The v3 association PUT path for one row (values are validated, quoting is belt and braces)."""
-    seg = [quote(s, safe="") for s in (from_type, from_id, to_type, to_id, assoc_type)]
-    return f"/crm/v3/objects/{seg[0]}/{seg[1]}/associations/{seg[2]}/{seg[3]}/{seg[4]}"
 
 
 def open_session(token: str, *, concurrency: int, timeout: float, user_agent: str) -> aiohttp.ClientSession:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from ._client import check_base_url
 from ._endpoints import MAX_BATCH, check_api, check_category
 from ._ratespec import Rate
 from ._retry import RetryPolicy
+from ._urls import check_base_url
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig"]
 

@@ -30,7 +30,6 @@ from urllib.parse import quote
 
 import orjson
 
-from ._client import path_for_row
 from ._rows import Row
 
 __all__ = [
@@ -103,6 +102,12 @@ def _seg(value: str) -> str:
 
 def _spec(category: str, type_value: int) -> dict[str, object]:
     return {"associationCategory": category, "associationTypeId": type_value}
+
+
+def path_for_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_type: str) -> str:
+    """The v3 association PUT path for one row (values are validated, quoting is belt and braces)."""
+    seg = [quote(s, safe="") for s in (from_type, from_id, to_type, to_id, assoc_type)]
+    return f"/crm/v3/objects/{seg[0]}/{seg[1]}/associations/{seg[2]}/{seg[3]}/{seg[4]}"
 
 
 def single_request(api: str, row: Row, category: str = "HUBSPOT_DEFINED") -> tuple[str, str, bytes | None]:

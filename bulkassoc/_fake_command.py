@@ -11,12 +11,14 @@ import contextlib
 import re
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from bulkassoc._ratespec import Rate, parse_rate
-from bulkassoc._sample import sample_fake_config
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+
+if TYPE_CHECKING:  # the server (aiohttp.web) is imported when the command runs, not when the CLI starts
+    from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
 
 __all__ = ["fake_hubspot_command"]
 
@@ -90,6 +92,9 @@ def fake_hubspot_command(host: str, port: int, rate: Rate | None, daily: int | N
     Runs until Ctrl-C. Point `bulkassoc run --base-url` at the printed URL and set the token
     variable to the --token value.
     """
+    from bulkassoc._sample import sample_fake_config
+    from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+
     try:
         config = FakeConfig(rate=rate, daily=daily, token=token, scopes=scopes, fail_rate=fail_rate,
                             lock_rate=lock_rate, latency_ms=latency_ms, seed=seed, rate_headers=rate_headers,

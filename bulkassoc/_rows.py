@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import sys
@@ -700,6 +701,11 @@ class RowReader:
                     self._rows_read = n
                     yield row
                     continue
+            if any(type(v) is float for v in obj.values()):
+                # orjson reads an integer past 2**64-1 (a 20-digit ID) as a float; the standard
+                # library keeps it exact (orjson accepted the line, so it is strict JSON)
+                exact = json.loads(raw)
+                obj = exact if type(exact) is dict else obj
             item = self._jsonl_object(obj, number, default)
             n += 1
             self._rows_read = n

@@ -14,7 +14,6 @@ from ._options import CONTEXT, fail, read_connection_options
 from ._ratespec import Rate
 from ._retry import RetryPolicy
 from ._rows import InputError
-from ._verify import VerifyConfig, verify_async
 
 __all__ = ["verify_command"]
 
@@ -39,6 +38,8 @@ def verify_command(
     token = os.environ.get(token_env, "")
     if not token.strip():
         fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    from ._verify import VerifyConfig, verify_async
+
     try:
         config = VerifyConfig(
             input=input_path, from_type=from_type, format=fmt, base_url=base_url,  # type: ignore[arg-type]

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkassoc._client import path_for_row
 from bulkassoc._endpoints import (
     CATEGORIES,
     MAX_BATCH,
     batch_request,
     check_api,
     check_category,
+    path_for_row,
     single_request,
     type_id,
 )

@@ -625,17 +625,23 @@ JSONL_CASES: list[tuple[str, bytes, str | None, list[tuple[type, tuple[str, ...]
         ],
     ),
     (
-        "integer beyond 64 bits",
+        "integer beyond 64 bits, 21 digits: invalid, kept exactly as written",
         b'{"fromId":123456789012345678901,"toType":"deals","toId":2,"type":3}',
         "contacts",
         [
             (
                 InvalidRow,
-                ("contacts", "1.2345678901234568e+20", "deals", "2", "3"),
+                ("contacts", "123456789012345678901", "deals", "2", "3"),
                 1,
-                "write IDs as JSON strings",
+                "not a record ID",
             )
         ],
+    ),
+    (
+        "integer beyond 64 bits, 20 digits: a valid ID",
+        b'{"fromId":99999999999999999999,"toType":"deals","toId":2,"type":3}',
+        "contacts",
+        [(Row, ("contacts", "99999999999999999999", "deals", "2", "3"), 1, "")],
     ),
     (
         "negative integer",

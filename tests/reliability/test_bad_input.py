@@ -352,9 +352,6 @@ def test_property_generated_bad_files_through_the_cli(tmp_path: Path, fake_url: 
     _cli_case(tmp_path / f"ex{len(os.listdir(tmp_path))}", fake_url, "generated", fmt, data)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: orjson reads a JSON integer above 2**64-1 as a float, so a valid "
-                                       "20-digit ID written as an integer becomes an invalid row recorded as "
-                                       "'1e+20' (the ID itself is lost from the ledger and the failed-rows CSV)")
 def test_twenty_digit_integer_ids_in_jsonl_are_kept_exactly(tmp_path: Path) -> None:
     """The contract: IDs have 1-20 digits and JSONL values may be integers. 2**64 has 20 digits."""
     src = tmp_path / "big.jsonl"
