@@ -24,7 +24,7 @@ from ._batcher import Batcher
 from ._client import Response, open_session, request
 from ._config import RunConfig
 from ._endpoints import batch_request, single_request
-from ._ledger import Admission, Key, Ledger, LedgerError, remove_ledger_files, scratch_copy
+from ._ledger import Admission, Key, Ledger, LedgerError, line_key, remove_ledger_files, scratch_copy
 from ._limiter import RollingWindowLimiter
 from ._preflight import Labels, PortalIdentity, new_salt, parse_account, parse_labels, unknown_type_message
 from ._progress import Progress
@@ -568,7 +568,7 @@ def _invalid_key(row: InvalidRow) -> Key:
     """An invalid row is keyed by its content like any row, unless it has none (a line that is not
     an object at all): then by its line, so that two such lines stay two entries."""
     key = row.key
-    return key if any(key) else ("", "", "", "", f"line {row.line}")
+    return key if any(key) else line_key(row.line)
 
 
 def _open_ledger(config: RunConfig) -> Ledger:

@@ -23,10 +23,22 @@ from pathlib import Path
 from ._retry import Kind, Outcome
 
 __all__ = [
-    "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "remove_ledger_files", "scratch_copy",
+    "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "is_line_key", "line_key",
+    "remove_ledger_files", "scratch_copy",
 ]
 
 Key = tuple[str, str, str, str, str]
+_LINE_KEY = "line "
+
+
+def line_key(line: int) -> Key:
+    """The key of an input line that has no fields at all (not JSON, not an object): its line number,
+    so that two such lines stay two ledger entries."""
+    return ("", "", "", "", f"{_LINE_KEY}{line}")
+
+
+def is_line_key(values: Sequence[object]) -> bool:
+    return not any(values[:4]) and str(values[4]).startswith(_LINE_KEY)
 
 APPLICATION_ID = 0x42A5_5C01  # marks a file as a bulkassoc ledger (PRAGMA application_id)
 SCHEMA_VERSION = 1

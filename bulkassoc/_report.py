@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._ledger import LedgerError, connect
+from ._ledger import LedgerError, connect, is_line_key
 
 __all__ = ["FAILED_COLUMNS", "LedgerReport", "read_report", "write_failed_csv"]
 
@@ -91,7 +91,10 @@ def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str]) 
             writer = csv.writer(fh)
             writer.writerow(FAILED_COLUMNS)
             for row in cursor:
-                writer.writerow(["" if v is None else v for v in row])
+                values = ["" if v is None else v for v in row]
+                if is_line_key(values):
+                    values[4] = ""  # the key of a line without fields is not a type
+                writer.writerow(values)
                 written += 1
     except OSError as exc:
         raise LedgerError(f"cannot write {out}: {exc.strerror}") from None
