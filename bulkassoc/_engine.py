@@ -21,16 +21,26 @@ import aiohttp
 from . import __version__
 from ._batch import MAX_SPLIT_DEPTH, BatchVerdict, halves, settle_batch
 from ._batcher import Batcher
+from ._checks import (
+    Halted,
+    auth_message,
+    bind_portal,
+    carry_over_pace,
+    drop_unknown_types,
+    drop_unwritable,
+    preflight,
+    save_pace,
+)
 from ._client import Response, open_session, request
 from ._config import RunConfig
 from ._endpoints import batch_request, single_request
 from ._ledger import Admission, Key, Ledger, LedgerError, line_key, remove_ledger_files, scratch_copy
 from ._limiter import RollingWindowLimiter
-from ._preflight import Labels, PortalIdentity, new_salt, parse_account, parse_labels, unknown_type_message
+from ._preflight import Labels
 from ._progress import Progress
 from ._pump import ChunkPump
 from ._quota import AUTO_START, DailyGuard, HeaderPacer
-from ._retry import Kind, Outcome, backoff_delay, required_scope
+from ._retry import Kind, Outcome, backoff_delay
 from ._rows import InputError, InvalidRow, Row, RowReader, count_data_lines
 from ._shutdown import install_signal_handlers, wind_down
 from ._summary import EXIT_2_REASONS, AbortReason, RunSummary
@@ -43,10 +53,6 @@ FLUSH_INTERVAL = 0.25  # seconds between ledger commits while outcomes trickle i
 
 
 _V = TypeVar("_V")
-
-
-class _Halted(Exception):
-    """Raised inside a worker when the run halted while it waited; its rows stay pending."""
 
 
 class _Run:
@@ -91,11 +97,11 @@ class _Run:
         assert self.session is not None
         await self.limiter.acquire()
         if self.halt.is_set():
-            raise _Halted
+            raise Halted
         if not self.daily.may_start(len(self.busy)):
             self.stop_daily(f"HubSpot's daily quota is down to the reserve of {self.daily.reserve:,} requests "
                             f"(--daily-reserve) kept for the account's other integrations")
-            raise _Halted
+            raise Halted
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
@@ -122,7 +128,7 @@ class _Run:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.halt.wait(), seconds)
         if self.halt.is_set():
-            raise _Halted
+            raise Halted
 
     async def backoff(self, tries: int, outcome: Outcome) -> None:
         p = self.config.retry
@@ -182,9 +188,9 @@ class _Run:
                     break
                 next_chunk = asyncio.ensure_future(pump.next())
                 adm = self.admit(chunk)
-                rows = self.drop_unwritable([chunk[i] for i in adm.to_send])  # type: ignore[misc]  # admitted = valid
+                rows = drop_unwritable(self, [chunk[i] for i in adm.to_send])  # type: ignore[misc]  # admitted = valid
                 if self.config.preflight:
-                    rows = await self.drop_unknown_types(rows)
+                    rows = await drop_unknown_types(self, rows)
                 for row in rows:
                     if self.halt.is_set():
                         break
@@ -211,58 +217,10 @@ class _Run:
     def batched(self) -> bool:
         return self.config.mode == "batch"
 
-    def drop_unwritable(self, rows: list[Row]) -> list[Row]:
-        """v4, date-versioned and batch writes need numeric type IDs: a name fails without a request."""
-        if not self.batched and self.config.api == "v3":
-            return rows
-        kept = [row for row in rows if row.type.isdigit()]
-        if len(kept) < len(rows):
-            how = "batch mode" if self.batched else f"--api {self.config.api}"
-            for row in rows:
-                if not row.type.isdigit():
-                    self.fail_unsent(row, "TYPE_NAME_NOT_SUPPORTED",
-                                     f"{how} needs a numeric association type ID, not {row.type!r}; look the ID up "
-                                     f"with GET /crm/v4/associations/{row.from_type}/{row.to_type}/labels, "
-                                     "or use --mode single --api v3")
-        return kept
-
     def fail_unsent(self, row: Row, category: str, message: str) -> None:
         self.ledger.fail_unsent(row.key, category, message)
         self.tally.failed += 1
         self.tally.unsent_failures += 1
-
-    async def drop_unknown_types(self, rows: list[Row]) -> list[Row]:
-        """Check each new (fromType, toType) pair's association types once (labels endpoint).
-
-        Rows with a type HubSpot does not define are failed without a request, their message listing
-        the valid types. When not one row of the first chunk has a valid type, the file is wrong as a
-        whole: the run stops before its first write (exit 2) and records nothing.
-        """
-        kept: list[Row] = []
-        unknown: list[tuple[Row, str]] = []
-        for row in rows:
-            pair = (row.from_type, row.to_type)
-            if pair not in self.labels:
-                outcome, response = await self.get_with_retries(f"/crm/v4/associations/{pair[0]}/{pair[1]}/labels")
-                if outcome.kind is Kind.AUTH and outcome.status == 401:
-                    self.stop("auth", self.auth_message(outcome, None))
-                    raise _Halted
-                if outcome.kind is Kind.DAILY_LIMIT:
-                    self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
-                    raise _Halted
-                ok = outcome.kind is Kind.SUCCESS and response is not None
-                self.labels[pair] = parse_labels(response.body) if ok and response else None
-            labels = self.labels[pair]
-            if labels is None or labels.knows(row.type):
-                kept.append(row)
-                continue
-            unknown.append((row, unknown_type_message(row.type, row.from_type, row.to_type, labels)))
-        if unknown and not kept and self.tally.requests == 0 and self.tally.unsent_failures == 0:
-            self.stop("types", unknown[0][1])
-            raise _Halted
-        for row, message in unknown:
-            self.fail_unsent(row, "UNKNOWN_ASSOCIATION_TYPE", message)
-        return kept
 
     # -- working --------------------------------------------------------------------------------
     async def work(self) -> None:
@@ -295,7 +253,7 @@ class _Run:
             if kind is Kind.SUCCESS or kind is Kind.PERMANENT:
                 return whole, payload, sent
             if kind is Kind.AUTH:
-                self.stop("auth", self.auth_message(whole, about))
+                self.stop("auth", auth_message(self, whole, about))
                 return None
             if kind is Kind.DAILY_LIMIT:
                 self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
@@ -365,77 +323,6 @@ class _Run:
         else:
             self.tally.failed += 1
 
-    def auth_message(self, outcome: Outcome, row: Row | None) -> str:
-        if outcome.status == 401:
-            return (f"HubSpot rejected the access token (401 {outcome.category or 'INVALID_AUTHENTICATION'}); "
-                    f"check the token in ${self.config.token_env}")
-        needed = required_scope(row.from_type) if row is not None else ""
-        reported = ", ".join(outcome.scopes)
-        scope_text = f"the app needs the scope {needed}" if needed else "the app lacks a required scope"
-        if reported and reported != needed:
-            scope_text += f" (HubSpot asked for: {reported})"
-        return (f"HubSpot refused the request (403 {outcome.category or 'MISSING_SCOPES'}): {scope_text}; "
-                "add it to the private app or service key and rerun")
-
-    # -- before the first write -------------------------------------------------------------------
-    async def preflight(self) -> None:
-        """One cheap authenticated GET: a bad token stops the run here, and the answer names the
-        portal the ledger is bound to. Only 401 is conclusive: a 403 or 404 may just mean this
-        endpoint needs another scope or is not offered, so the run goes on and the writes decide."""
-        outcome, response = await self.get_with_retries("/account-info/v3/details")
-        if outcome.kind is Kind.AUTH and outcome.status == 401:
-            self.stop("auth", self.auth_message(outcome, None))
-        elif outcome.kind is Kind.DAILY_LIMIT:
-            self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
-        elif outcome.kind is Kind.RETRY and response is None and self.aborted is None:
-            self.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
-        portal = None
-        if outcome.kind is Kind.SUCCESS and response is not None:
-            portal, self.time_zone = parse_account(response.body)
-        if not self.halt.is_set():
-            self.bind_portal(portal)
-
-    def bind_portal(self, portal_id: str | None) -> None:
-        """A ledger belongs to the portal it was first used with; refuse another one (exit 2)."""
-        salt = self.ledger.get_meta("salt")
-        if salt is None:
-            salt = new_salt()
-            self.ledger.set_meta("salt", salt)
-        here = PortalIdentity.of(portal_id, self.config.base_url, self.config.token, salt)
-        stored_id, stored_fallback = self.ledger.get_meta("portal_id"), self.ledger.get_meta("portal_fallback")
-        if stored_fallback is not None:
-            there = PortalIdentity(stored_id, stored_fallback)
-            if not here.same_as(there):
-                self.stop("portal", f"the ledger {self.ledger.path} belongs to {there.describe()}, but this token "
-                          f"writes to {here.describe()}; pass --ledger NEW.sqlite to start a ledger for it")
-                return
-        if portal_id is not None:
-            self.ledger.set_meta("portal_id", portal_id)
-        if stored_fallback is None or (portal_id is not None and stored_id is None):
-            self.ledger.set_meta("portal_fallback", here.fallback)
-
-    def carry_over_pace(self) -> None:
-        """Don't burst into a window the previous run (maybe killed a moment ago) already filled: the
-        ledger keeps the wall-clock time of the last request start, and the first start of this run
-        waits until one spacing after it, as if the previous run had simply gone on."""
-        import time
-
-        last = self.ledger.get_meta("last_request_at")
-        try:
-            ago = time.time() - float(last) if last else None
-        except ValueError:
-            ago = None
-        if ago is not None and 0 <= ago < self.limiter.rate.period:
-            self.limiter.continue_after(asyncio.get_running_loop().time() - ago)
-
-    def save_pace(self) -> None:
-        import time
-
-        start = self.limiter.last_start
-        if start is not None:
-            wall = time.time() - (asyncio.get_running_loop().time() - start)
-            self.ledger.set_meta("last_request_at", repr(wall))
-
     # -- orchestration --------------------------------------------------------------------------
     async def ticker(self, progress: Progress | None) -> None:
         saved: float | None = None
@@ -444,7 +331,7 @@ class _Run:
             try:
                 if self.limiter.last_start != saved:
                     saved = self.limiter.last_start
-                    self.save_pace()
+                    save_pace(self)
                 self.ledger.flush()
             except LedgerError as exc:
                 self.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
@@ -457,7 +344,7 @@ class _Run:
         """Run a task body; a halt or cancel is a quiet exit, a ledger or input error a halt."""
         try:
             await coro
-        except (asyncio.CancelledError, _Halted):
+        except (asyncio.CancelledError, Halted):
             pass
         except LedgerError as exc:
             self.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
@@ -480,12 +367,12 @@ class _Run:
         loop = asyncio.get_running_loop()
         self.session = open_session(self.config.token, concurrency=self.config.concurrency,
                                     timeout=self.config.timeout, user_agent=f"bulkassoc/{__version__}")
-        self.carry_over_pace()
+        carry_over_pace(self)
         async with self.session:
             if self.config.preflight:
-                await self.until_halted(self.guarded(self.preflight()))
+                await self.until_halted(self.guarded(preflight(self)))
             else:
-                self.bind_portal(None)
+                bind_portal(self, None)
             if self.halt.is_set():
                 return
             feeder = loop.create_task(self.guarded(self.feed()))
@@ -545,7 +432,7 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
 def _close_ledger(run: _Run, config: RunConfig, elapsed: float) -> None:
     try:
         if not config.dry_run:
-            run.save_pace()
+            save_pace(run)
         run.ledger.close(None if config.dry_run else _summary_json(run.summary(elapsed, False)))
     except LedgerError as exc:
         run.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
