@@ -1,0 +1,65 @@
+"""What to measure, and how big: the full run's defaults, `--quick`, and the smoke test's tiny sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bulkassoc import Rate, parse_rate
+
+__all__ = ["Options", "quick", "smoke"]
+
+
+@dataclass(frozen=True)
+class Options:
+    # 1. engine ceiling: rate off, latency 0
+    rows: int = 50_000
+    sdk_rows: int | None = 10_000  # None: the same as `rows` (the SDK is slow: fewer rows, same rate)
+    concurrency: int = 8  # bulkassoc and the raw loop
+    sdk_threads: int = 16
+    sdk: bool = True  # False: skip the SDK line (it is also skipped when hubspot-api-client is missing)
+    repeat: int = 3  # each contender runs this often, interleaved; the best run counts
+    # 2. limit utilisation at a time-scaled rolling window, latency 0
+    util_rate: str = "50/1s"
+    windows: int = 20  # each paced run lasts at least this many windows
+    # 3. latency: HubSpot's limit and latency, both time-scaled by `time_scale`, at the default concurrency
+    hubspot_rate: str = "190/10s"
+    latency_ms: float = 225.0  # the fake's mean; it draws each request's latency in 0.5×–1.5× of it
+    time_scale: float = 10.0
+    default_concurrency: int = 8
+    # ... batch mode (v4 batch create): `batch_size` rows per request, time-scaled less, since scaling the
+    # window also multiplies the rows per second the client must read, record and encode
+    batch_size: int = 100
+    batch_scale: float = 2.5
+    batch_windows: int = 6
+    # ... and a concurrency sweep at the real (unscaled) latency
+    sweep_rate: str = "50/1s"
+    sweep: tuple[int, ...] = (4, 8, 16)
+    sweep_windows: int = 6
+    # 4. memory and 5. resume: real runs, rate off; the resume reruns the larger one
+    memory_rows: tuple[int, int] = (100_000, 1_000_000)
+    # 6. startup
+    startup_runs: int = 7
+    workdir: Path | None = None  # None: a temporary directory, removed at the end
+    only: frozenset[str] = frozenset()  # section names to run ("ceiling", "limit", ...); empty: all
+
+    @property
+    def scaled_hubspot_rate(self) -> Rate:
+        rate = parse_rate(self.hubspot_rate)
+        return Rate(rate.limit, rate.period / self.time_scale)
+
+    def wants(self, section: str) -> bool:
+        return not self.only or section in self.only
+
+
+def quick(options: Options) -> Options:
+    """A few minutes less: smaller files, shorter windows; still ≥ 20 windows for utilisation."""
+    return replace(options, rows=10_000, sdk_rows=5_000, repeat=1, sweep_windows=4, sweep=(4, 16), batch_windows=4,
+                   memory_rows=(20_000, 200_000), startup_runs=3)
+
+
+def smoke(workdir: Path | None = None) -> Options:
+    """Tiny sizes for the test suite: exercises every code path in seconds; the numbers mean nothing."""
+    return Options(rows=150, sdk_rows=40, repeat=1, util_rate="20/100ms", windows=3, hubspot_rate="19/1s",
+                   latency_ms=20.0, time_scale=10.0, batch_size=10, batch_windows=2, sweep_rate="20/100ms",
+                   sweep=(8,), sweep_windows=2, memory_rows=(100, 300), startup_runs=1, workdir=workdir)

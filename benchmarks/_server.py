@@ -1,0 +1,88 @@
+"""The fake HubSpot in its own process: `python -m benchmarks._server --rate off --latency-ms 0 --token T`.
+
+Prints `fake HubSpot listening on URL` on stdout, serves until its stdin is closed (or SIGTERM/SIGINT),
+then prints one JSON line of statistics and exits. It wraps `bulkassoc.fake_hubspot.FakeHubSpot` rather
+than the `fake-hubspot` command only to report what the command does not: arrival times (for the
+achieved rate) and the server's own CPU time (to tell whether the server was the bottleneck).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import signal
+import sys
+import threading
+
+import orjson
+
+from bulkassoc._ratespec import Rate, parse_rate
+from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+
+__all__ = ["main"]
+
+
+def _rate(text: str) -> Rate | None:
+    return None if text.strip().lower() in ("off", "none") else parse_rate(text)
+
+
+async def _serve(config: FakeConfig) -> dict[str, object]:
+    fake = FakeHubSpot(config)
+    url = await fake.start("127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    def watch_stdin() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdin.buffer.read()  # returns at EOF: the orchestrator closed our stdin
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+    print(f"fake HubSpot listening on {url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await fake.stop()
+    stats = fake.stats
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    arrivals = stats.arrivals
+    data: dict[str, object] = {
+        "requests": stats.requests,
+        "puts": stats.puts,
+        "stored": stats.associations_stored,
+        "throttled": stats.throttled + stats.daily_throttled,
+        "errors": {str(k): v for k, v in sorted(stats.errors.items())},
+        "dropped": stats.dropped,
+        "repeated_pairs": sum(1 for n in stats.put_counts.values() if n > 1),
+        "first": arrivals[0] if arrivals else None,
+        "last": arrivals[-1] if arrivals else None,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+    if config.rate is not None:
+        data["max_in_window"] = stats.max_in_window(config.rate.period)
+        data["limit"] = config.rate.limit
+        data["period"] = config.rate.period
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._server")
+    parser.add_argument("--rate", default="off", help="N/Ds or off")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--token", default="bench-token")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    config = FakeConfig(rate=_rate(args.rate), latency_ms=args.latency_ms, token=args.token, seed=args.seed)
+    data = asyncio.run(_serve(config))
+    sys.stdout.write(orjson.dumps(data).decode() + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
