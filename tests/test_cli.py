@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -144,43 +143,35 @@ def test_env_var_options(tmp_path: Path) -> None:
     assert r.returncode == 2
 
 
-def test_sigint_exits_3_and_rerun_completes(tmp_path: Path) -> None:
+async def test_sigint_exits_3_and_rerun_completes(tmp_path: Path) -> None:
     """A run interrupted mid-way prints its summary, exits 3, and the rerun finishes the rest."""
     src = write_csv(tmp_path / "links.csv", simple_rows(400))
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "bulkassoc", "fake-hubspot", "--port", "0", "--token", TOKEN, "--rate", "1000/1s"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert fake.stdout is not None
-        line = fake.stdout.readline()
-        url = line.strip().split()[-1]
-        assert url.startswith("http://127.0.0.1:")
-        args = [sys.executable, "-m", "bulkassoc", "run", str(src), "--from-type", "partner_services",
-                "--base-url", url, "--rate", "100/1s", "--json", "--no-progress"]
-        proc = subprocess.Popen(args, env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        ledger = Path(f"{src}.ledger.sqlite")
-        deadline = time.monotonic() + 20
-        while not ledger.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.8)  # let it get going (~80 rows at 100/s)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
+        args = ["run", str(src), "--from-type", "partner_services", "--base-url", fake.url, "--json", "--no-progress"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bulkassoc", *args, "--rate", "100/1s", env={**os.environ, **ENV},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            for _ in range(2000):  # bounded: until it is well under way
+                if fake.stats.puts >= 60:
+                    break
+                await asyncio.sleep(0.01)
+            proc.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(proc.communicate(), 15)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         assert proc.returncode == 3, err
-        first = last_json(out)
+        first = last_json(out.decode())
         assert first["aborted"] == "interrupted"
         assert 0 < int(first["succeeded"]) < 400  # type: ignore[call-overload]
-        r = cli("run", str(src), "--from-type", "partner_services", "--base-url", url, "--rate", "1000/1s",
-                "--json", "--no-progress", env=ENV)
+        r = await acli(*args, "--rate", "1000/1s", env=ENV)
         second = last_json(r.stdout)
         assert r.returncode == 0
         assert second["already_done"] == first["succeeded"]
         assert int(second["succeeded"]) + int(first["succeeded"]) == 400  # type: ignore[call-overload]
-    finally:
-        fake.send_signal(signal.SIGINT)
-        fake.wait(10)
-        if fake.stdout is not None:
-            fake.stdout.close()
+        assert max(fake.stats.put_counts.values()) == 1  # nothing settled was sent twice
 
 
 def test_second_run_on_a_held_ledger_is_refused(tmp_path: Path) -> None:
