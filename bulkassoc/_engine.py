@@ -20,35 +20,31 @@ import aiohttp
 
 from . import __version__
 from ._batch import MAX_SPLIT_DEPTH, BatchVerdict, halves, settle_batch
-from ._batcher import Batcher
 from ._checks import (
     Halted,
     auth_message,
     bind_portal,
     carry_over_pace,
-    drop_unknown_types,
-    drop_unwritable,
     preflight,
     save_pace,
 )
 from ._client import Response, open_session, request
 from ._config import RunConfig
 from ._endpoints import batch_request, single_request
-from ._ledger import Admission, Key, Ledger, LedgerError, line_key, remove_ledger_files, scratch_copy
+from ._feed import dry_feed, feed
+from ._ledger import Key, Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ._limiter import RollingWindowLimiter
 from ._preflight import Labels
 from ._progress import Progress
-from ._pump import ChunkPump
 from ._quota import AUTO_START, DailyGuard, HeaderPacer
 from ._retry import Kind, Outcome, backoff_delay
-from ._rows import InputError, InvalidRow, Row, RowReader, count_data_lines
+from ._rows import InputError, Row, RowReader, count_data_lines
 from ._shutdown import install_signal_handlers, wind_down
 from ._summary import EXIT_2_REASONS, AbortReason, RunSummary
 from ._tally import Tally
 
 __all__ = ["run_async"]
 
-CHUNK = 512  # rows read and admitted per ledger transaction
 FLUSH_INTERVAL = 0.25  # seconds between ledger commits while outcomes trickle in
 
 
@@ -158,60 +154,6 @@ class _Run:
             if self.give_up_if_unreachable(outcome, tries) or tries >= self.config.retry.max_attempts:
                 return outcome, response
             await self.backoff(tries, outcome)
-
-    # -- feeding --------------------------------------------------------------------------------
-    def admit(self, chunk: list[Row | InvalidRow]) -> Admission:
-        """Ask the ledger which rows of a chunk still need sending, and count the rest."""
-        items = [(it.key, it.line, None) if isinstance(it, Row) else (_invalid_key(it), it.line, it.reason)
-                 for it in chunk]
-        adm = self.ledger.admit(items, self.config.retry_failed, self.config.resend)
-        self.tally.add(adm, len(chunk))
-        return adm
-
-    async def feed(self) -> None:
-        """Read, admit and queue units: one row each, or per-pair batches in batch mode."""
-        loop = asyncio.get_running_loop()
-        pump: ChunkPump[Row | InvalidRow] = ChunkPump(self.reader.read_chunk, self.chunk_size)
-        batcher = Batcher(self.config.batch_size, self.config.batch_linger) if self.batched else None
-        next_chunk: asyncio.Future[list[Row | InvalidRow]] = asyncio.ensure_future(pump.next())
-        try:
-            while not self.halt.is_set():
-                if batcher is not None and len(batcher):
-                    # a slow trickle (stdin): send partial batches that waited long enough
-                    await asyncio.wait([next_chunk], timeout=batcher.linger)
-                    for unit in batcher.due(loop.time()):
-                        await self.queue.put(unit)
-                    if not next_chunk.done():
-                        continue
-                chunk = await next_chunk
-                if not chunk:
-                    break
-                next_chunk = asyncio.ensure_future(pump.next())
-                adm = self.admit(chunk)
-                rows = drop_unwritable(self, [chunk[i] for i in adm.to_send])  # type: ignore[misc]  # admitted = valid
-                if self.config.preflight:
-                    rows = await drop_unknown_types(self, rows)
-                for row in rows:
-                    if self.halt.is_set():
-                        break
-                    if batcher is None:
-                        await self.queue.put([row])
-                    elif (full := batcher.add(row, loop.time())) is not None:
-                        await self.queue.put(full)
-            if batcher is not None and not self.halt.is_set():
-                for rest in batcher.drain():
-                    await self.queue.put(rest)
-        finally:
-            next_chunk.cancel()
-            pump.stop()
-        for _ in range(self.config.concurrency):
-            await self.queue.put(None)
-
-    @property
-    def chunk_size(self) -> int:
-        """Rows per read. A pipe may trickle (a producer writing as it goes): read it row by row, so
-        a row is sent as soon as it arrives instead of waiting for a full chunk."""
-        return 1 if str(self.config.input) == "-" else CHUNK
 
     @property
     def batched(self) -> bool:
@@ -375,7 +317,7 @@ class _Run:
                 bind_portal(self, None)
             if self.halt.is_set():
                 return
-            feeder = loop.create_task(self.guarded(self.feed()))
+            feeder = loop.create_task(self.guarded(feed(self)))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.config.concurrency)]
             await wind_down(feeder, workers, self.halt, self.busy, self.config.grace)
 
@@ -415,7 +357,7 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
         remove_signals = install_signal_handlers(run.stop, run.halt, run.busy) if config.handle_signals else None
         ticker = loop.create_task(run.ticker(progress))
         try:
-            await (run.guarded(_dry_feed(run)) if config.dry_run else run.main())
+            await (run.guarded(dry_feed(run)) if config.dry_run else run.main())
         finally:
             # also when the caller cancels us (a task timeout): flush what was settled, free the ledger
             ticker.cancel()
@@ -439,23 +381,6 @@ def _close_ledger(run: _Run, config: RunConfig, elapsed: float) -> None:
     finally:
         if config.dry_run:
             remove_ledger_files(run.ledger.path)
-
-
-async def _dry_feed(run: _Run) -> None:
-    """Read, validate and admit everything against a scratch copy of the ledger; send nothing."""
-    pump: ChunkPump[Row | InvalidRow] = ChunkPump(run.reader.read_chunk, CHUNK)
-    try:
-        while chunk := await pump.next():
-            run.admit(chunk)
-    finally:
-        pump.stop()
-
-
-def _invalid_key(row: InvalidRow) -> Key:
-    """An invalid row is keyed by its content like any row, unless it has none (a line that is not
-    an object at all): then by its line, so that two such lines stay two entries."""
-    key = row.key
-    return key if any(key) else line_key(row.line)
 
 
 def _open_ledger(config: RunConfig) -> Ledger:
