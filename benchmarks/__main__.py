@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-rows", type=int, nargs=2, metavar=("SMALL", "LARGE"),
                    help=f"rows of the two real runs for memory; LARGE is resumed [default {d.memory_rows}]")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections (memory includes resume)")
+    p.add_argument("--label", default="", help="a note printed with the machine line, e.g. what tree was measured")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every raw number as JSON")
     p.add_argument("--workdir", type=Path, help="keep inputs and ledgers here (default: a temporary directory)")
     return p
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_rows=(args.memory_rows[0], args.memory_rows[1]) if args.memory_rows else base.memory_rows,
         workdir=args.workdir if args.workdir is not None else base.workdir,
         only=frozenset(args.only) if args.only else base.only,
+        label=args.label,
     )
     report = run_all(options)
     print(report.markdown())

@@ -42,6 +42,7 @@ class Options:
     startup_runs: int = 7
     workdir: Path | None = None  # None: a temporary directory, removed at the end
     only: frozenset[str] = frozenset()  # section names to run ("ceiling", "limit", ...); empty: all
+    label: str = ""  # printed with the machine, e.g. the commit of an exported tree that git cannot name
 
     @property
     def scaled_hubspot_rate(self) -> Rate:

@@ -76,7 +76,7 @@ def measure_ceiling(opts: Options, workdir: Path, log: Callable[[str], None]) ->
     sdk_rows = opts.sdk_rows if opts.sdk_rows is not None else rows
     repeat = max(1, opts.repeat)
     setup = (f"fake: rate off, latency 0; {fmt_int(rows)} rows; concurrency {opts.concurrency}; "
-             f"best of {repeat}, interleaved")
+             + (f"best of {repeat} runs each, interleaved" if repeat > 1 else "one run each"))
     input_path = write_csv(workdir / f"ceiling-{rows}.csv", rows)
     sdk_name = f"hubspot-api-client, ThreadPoolExecutor({opts.sdk_threads})"
     sdk_skip = ("skipped (--no-sdk)" if not opts.sdk else

@@ -49,7 +49,8 @@ class Report:
             "",
             f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('memory')}; Python {m.get('python')}, "
             f"aiohttp {m.get('aiohttp')}; bulkassoc {m.get('bulkassoc')} at {m.get('commit')}; "
-            f"load average at start {m.get('load')}. Total time {self.elapsed_s:.0f} s.",
+            f"load average at start {m.get('load')}. Total time {self.elapsed_s:.0f} s."
+            + (f" {self.options.label}" if self.options.label else ""),
         ]
         return render(self.results, header, self.notes())
 
@@ -66,9 +67,10 @@ class Report:
                      "connection per request. That is the SDK's behaviour; the benchmark does not change it.")
         opts = self.options
         notes.append(f"Time scaling: a limit N/D at latency L needs ≈ N/D × L requests in flight, so dividing D "
-                     f"by {opts.time_scale:g} divides L by {opts.time_scale:g} too (the fake's latency is "
-                     "uniform in 0.5×–1.5× of its mean). Achieved rate = requests the server received ÷ "
-                     "(last arrival − first arrival); the preflight GET counts, as it does at HubSpot.")
+                     f"by k divides L by k too (k = {opts.time_scale:g} for single mode, {opts.batch_scale:g} for "
+                     "batch mode, whose rows/s the client must read, record and encode grow with k as well). The "
+                     "fake's latency is uniform in 0.5×–1.5× of its mean. Achieved rate = requests the server "
+                     "received ÷ (last arrival − first arrival); the preflight GETs count, as they do at HubSpot.")
         notes.extend(self.meaning())
         if self.errors:
             notes.append("ERRORS: " + " / ".join(self.errors))
