@@ -52,13 +52,15 @@ class HeaderPacer:
         self.changes = 0  # how often the pace was changed
 
     def note_start(self, now: float) -> None:
-        self._starts.append(now)
+        starts = self._starts
+        starts.append(now)
+        if len(starts) > 8192:  # bounded, whatever the answers' headers say (or fail to say)
+            period = self.advertised.period if self.advertised is not None else 0.0
+            del starts[: min(len(starts) - 4096, bisect.bisect_right(starts, now - 2 * period))]
 
     def _ours_within(self, period: float, started: float) -> int:
         """Our starts in the window HubSpot looked at when it answered the request started at `started`."""
         starts = self._starts
-        if len(starts) > 4096:  # forget what no window can see any more
-            del starts[: bisect.bisect_right(starts, started - 2 * period)]
         return bisect.bisect_right(starts, started) - bisect.bisect_right(starts, started - period)
 
     def observe(self, headers: Mapping[str, str], started: float) -> None:

@@ -163,3 +163,16 @@ def test_parse_rate(text: str, limit: int, period: float) -> None:
 def test_parse_rate_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="rate"):
         parse_rate(text)
+
+
+def test_header_pacer_remembers_a_bounded_number_of_starts() -> None:
+    """Without rate headers nothing trims the start log on answers: it must stay bounded anyway."""
+    from bulkassoc._quota import HeaderPacer
+
+    pacer = HeaderPacer(RollingWindowLimiter(Rate(100, 10.0)), Rate(100, 10.0))
+    for i in range(100_000):
+        pacer.note_start(i * 0.001)
+    assert len(pacer._starts) <= 8192
+    pacer.observe({"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                   "X-HubSpot-RateLimit-Remaining": "50"}, 99.999)
+    assert pacer.advertised == Rate(100, 10.0)
