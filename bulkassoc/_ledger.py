@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from ._retry import Kind, Outcome
 
 __all__ = [
@@ -51,7 +53,6 @@ CREATE TABLE IF NOT EXISTS assoc (
     line INTEGER,                     -- input line where the row was last seen
     http_status INTEGER, category TEXT, message TEXT, correlation_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    seen_run INTEGER, prev_seen_run INTEGER,
     updated_at REAL,
     PRIMARY KEY (from_type, from_id, to_type, to_id, type)
 ) WITHOUT ROWID;
@@ -62,26 +63,33 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# One statement per row does the dedup and the resume lookup: a new key is inserted as pending;
-# an existing key reports its status and the run that saw it before (SET reads old values).
-_ADMIT = """
-INSERT INTO assoc (from_type, from_id, to_type, to_id, type, status, line, seen_run)
-VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
-ON CONFLICT DO UPDATE SET
-    prev_seen_run = seen_run, seen_run = excluded.seen_run,
-    line = CASE WHEN seen_run = excluded.seen_run THEN line ELSE excluded.line END
-RETURNING status, prev_seen_run
+# Admission works a chunk at a time with set-based statements: the chunk's keys travel as one JSON
+# array, and json_each joins them against the primary key. A resumed run over rows already done
+# then only reads the ledger (it writes nothing for them), which keeps a rerun of a finished file fast.
+# (SQLite >= 3.35 for MATERIALIZED: the keys are extracted from the JSON once, not once per comparison.)
+_LOOKUP = """
+WITH k(pos, c0, c1, c2, c3, c4) AS MATERIALIZED (
+    SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]')
+    FROM json_each(?))
+SELECT k.pos, a.status, s.type IS NOT NULL FROM k
+LEFT JOIN assoc a
+    ON a.from_type = k.c0 AND a.from_id = k.c1 AND a.to_type = k.c2 AND a.to_id = k.c3 AND a.type = k.c4
+LEFT JOIN temp.seen s
+    ON s.from_type = k.c0 AND s.from_id = k.c1 AND s.to_type = k.c2 AND s.to_id = k.c3 AND s.type = k.c4
 """
-
+_MARK_SEEN = "INSERT OR IGNORE INTO temp.seen VALUES (?, ?, ?, ?, ?)"
+_INSERT_PENDING = """
+INSERT OR IGNORE INTO assoc (from_type, from_id, to_type, to_id, type, status, line)
+VALUES (?, ?, ?, ?, ?, 'pending', ?)"""
+_SET_LINE = """
+UPDATE assoc SET line = ? WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type = ?"""
 _ADMIT_INVALID = """
-INSERT INTO assoc (from_type, from_id, to_type, to_id, type, status, line, seen_run,
-                   category, message, updated_at)
-VALUES (?, ?, ?, ?, ?, 'invalid', ?, ?, 'INVALID_ROW', ?, ?)
+INSERT INTO assoc (from_type, from_id, to_type, to_id, type, status, line, category, message, updated_at)
+VALUES (?, ?, ?, ?, ?, 'invalid', ?, 'INVALID_ROW', ?, ?)
 ON CONFLICT DO UPDATE SET
-    prev_seen_run = seen_run, seen_run = excluded.seen_run, status = 'invalid',
-    category = 'INVALID_ROW', message = excluded.message, http_status = NULL,
-    updated_at = excluded.updated_at,
-    line = CASE WHEN seen_run = excluded.seen_run THEN line ELSE excluded.line END
+    status = 'invalid', category = 'INVALID_ROW', message = excluded.message, http_status = NULL,
+    updated_at = excluded.updated_at, line = excluded.line
 """
 
 _RECORD = """
@@ -185,6 +193,10 @@ class Ledger:
             with self._sqlite_errors():
                 self._init_schema(conn)
                 cur = conn.execute("INSERT INTO runs (started_at, input) VALUES (?, ?)", (time.time(), input_name))
+                # this run's keys, for duplicates: a temporary table lives on disk and dies with the connection
+                conn.execute("PRAGMA temp_store=FILE")
+                conn.execute("CREATE TEMP TABLE seen (from_type, from_id, to_type, to_id, type, "
+                             "PRIMARY KEY (from_type, from_id, to_type, to_id, type)) WITHOUT ROWID")
             self.run_id = int(cur.lastrowid or 0)
         except BaseException:
             self.close()
@@ -260,27 +272,55 @@ class Ledger:
               resend: bool = False) -> Admission:
         """Classify a chunk. Each item is (key, line, invalid_reason or None).
 
-        `resend` sends rows recorded as succeeded again (their outcome is recorded anew)."""
+        A key seen before in this run is a duplicate (the run's seen keys live in a temporary table,
+        on disk, so memory stays flat whatever the file's size). Otherwise the ledger decides: new
+        rows are inserted as pending and sent; rows recorded as succeeded are already done (sent
+        again with `resend`); failed ones are sent again unless `retry_failed` is off.
+        """
         adm = Admission()
         conn = self.conn
-        run = self.run_id
-        now = time.time()
+        first: dict[Key, int] = {}  # first position of each key within this chunk
+        for i, (key, _, _) in enumerate(keys_and_lines):
+            first.setdefault(key, i)
         try:
             conn.execute("BEGIN")
+            keys = list(first)
+            status: dict[Key, str | None] = {}
+            seen: set[Key] = set()
+            for pos, state, was_seen in conn.execute(_LOOKUP, (orjson.dumps(keys),)):
+                key = keys[pos]
+                status[key] = state
+                if was_seen:
+                    seen.add(key)
+            conn.executemany(_MARK_SEEN, [k for k in keys if k not in seen])
+            new: list[tuple[object, ...]] = []
+            again: list[tuple[object, ...]] = []
+            invalid: list[tuple[object, ...]] = []
+            now = time.time()
             for i, (key, line, reason) in enumerate(keys_and_lines):
                 if reason is not None:
-                    conn.execute(_ADMIT_INVALID, (*key, line, run, reason, now))
                     adm.invalid += 1
+                    if first[key] == i and key not in seen:
+                        invalid.append((*key, line, reason, now))
                     continue
-                status, prev = conn.execute(_ADMIT, (*key, line, run)).fetchone()
-                if prev == run:
+                if first[key] != i or key in seen:
                     adm.duplicates += 1
-                elif status == "succeeded" and not resend:
+                    continue
+                state = status[key]
+                if state is None:
+                    new.append((*key, line))
+                elif state == "succeeded" and not resend:
                     adm.already_done += 1
-                elif status in ("failed", "invalid") and not retry_failed:
+                    continue
+                elif state in ("failed", "invalid") and not retry_failed:
                     adm.skipped_failed += 1
+                    continue
                 else:
-                    adm.to_send.append(i)
+                    again.append((line, *key))
+                adm.to_send.append(i)
+            conn.executemany(_INSERT_PENDING, new)
+            conn.executemany(_SET_LINE, again)
+            conn.executemany(_ADMIT_INVALID, invalid)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):

@@ -174,7 +174,7 @@ async def test_sigkill_at_seeded_moments_then_rerun_loses_nothing(tmp_path: Path
 # Kill points inside the ledger's own statements: the moments an external signal is unlikely to hit.
 KILL_POINTS = [
     pytest.param("INSERT INTO runs", 1, id="after-schema-before-run-row"),
-    pytest.param("INSERT INTO assoc", 700, id="mid-admission-transaction"),
+    pytest.param("INSERT OR IGNORE INTO assoc", 700, id="mid-admission-transaction"),
     pytest.param("UPDATE assoc SET status", 300, id="mid-outcome-flush-transaction"),
     pytest.param("^COMMIT", 4, id="at-a-commit"),
     pytest.param("UPDATE runs SET finished_at", 1, id="at-the-final-summary"),
