@@ -19,7 +19,7 @@ from ._rows import InvalidRow, Row, RowReader
 
 __all__ = ["CHUNK", "FeedRun", "admit", "chunk_size", "dry_feed", "feed", "invalid_key"]
 
-CHUNK = 512  # rows read and admitted per ledger transaction
+CHUNK = 2048  # rows read and admitted per ledger transaction
 
 
 class FeedRun(RunLike, Protocol):

@@ -154,3 +154,32 @@ async def test_a_few_unknown_types_fail_alone_and_are_checked_once(tmp_path: Pat
     with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
         cat, msg = conn.execute("SELECT category, message FROM assoc WHERE status = 'failed' LIMIT 1").fetchone()
     assert cat == "UNKNOWN_ASSOCIATION_TYPE" and "9101" in msg
+
+
+async def test_another_client_sharing_the_window_slows_us_down(tmp_path: Path) -> None:
+    """Another integration of the same app spends part of the window: -Remaining shows it, and the pace
+    drops to what is left instead of running into a 429 storm."""
+    import aiohttp
+
+    src = write_csv(tmp_path / "links.csv", simple_rows(400))
+    async with FakeHubSpot(FakeConfig(rate=Rate(100, 1.0), token=TOKEN)) as fake:
+        stop = asyncio.Event()
+
+        async def other_client() -> None:  # 40 requests/s, evenly
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+                for _ in range(2000):  # bounded
+                    if stop.is_set():
+                        return
+                    async with session.get(fake.url + "/account-info/v3/details") as resp:
+                        await resp.read()
+                    await asyncio.sleep(0.025)
+
+        other = asyncio.ensure_future(other_client())
+        try:
+            s = await run_async(cfg(tmp_path, fake.url, src, rate=None))
+        finally:
+            stop.set()
+            await other
+        assert (s.succeeded, s.failed) == (400, 0)
+        assert fake.stats.throttled <= 0.05 * fake.stats.requests  # no 429 storm
+        assert s.elapsed_s >= 400 / 100  # it could not have had the whole window to itself
