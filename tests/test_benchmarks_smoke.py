@@ -41,7 +41,7 @@ def test_every_section_runs_and_renders(tmp_path: Path) -> None:
     assert isinstance(server, dict) and server["puts"] == 0
 
     paced = [r for r in report.results if r.section.endswith(("utilisation", "latency"))]
-    assert len(paced) == 4  # utilisation; HubSpot scaled, batch mode, one sweep point
+    assert len(paced) == 5  # utilisation (explicit, auto); HubSpot scaled, batch mode, one sweep point
     for line in paced:
         if line.result.startswith("skipped"):  # batch mode in a bulkassoc without it
             continue
