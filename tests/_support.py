@@ -11,11 +11,32 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 TOKEN = "test-token-SECRET-7f3a"
+
+
+class Clock:
+    """A clock for the fake HubSpot's window accounting, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Answer:
+    """One answer of the fake, read whole."""
+
+    def __init__(self, status: int, headers: Any, body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,7 @@ and end to end with the request builders and settle_batch."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,30 +18,12 @@ from bulkassoc._retry import Kind, classify_response
 from bulkassoc._rows import Row
 from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
 
+from ._support import Answer, Clock
+
 AUTH = {"Authorization": "Bearer fake-token"}
 V4_BATCH = "/crm/v4/associations/contacts/companies/batch/create"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Answer:
-    def __init__(self, status: int, headers: Any, body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def send(session: aiohttp.ClientSession, fake: FakeHubSpot, method: str, path: str,

@@ -14,7 +14,6 @@ import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ from bulkassoc._sample import (
 )
 from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
 
+from ._support import Answer, Clock
+
 TOKEN = "fake-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPO = Path(__file__).resolve().parent.parent
@@ -41,26 +42,6 @@ PATH = "/crm/v3/objects/{}/{}/associations/{}/{}/{}"
 PS_TO_CONTACT = PATH.format("partner_services", "{}", "contacts", "{}", "{}")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Answer:
-    def __init__(self, status: int, headers: Any, body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def call(session: aiohttp.ClientSession, fake: FakeHubSpot, path: str, method: str = "PUT",
