@@ -121,10 +121,13 @@ def _read_jsonl_rows(binary: BinaryIO, default_from_type: str | None, limit: int
                 yield row
                 continue
         if any(type(v) is float for v in obj.values()):
-            # orjson reads an integer past 2**64-1 (a 20-digit ID) as a float; the standard
-            # library keeps it exact (orjson accepted the line, so it is strict JSON)
+            # orjson reads an integer past 2**64-1 (a 20-digit ID) as a float; the standard library
+            # keeps it exact (orjson accepted the line, so it is strict JSON). Only such top-level
+            # values are taken from it: the rest stays as orjson read it (nested giant integers would
+            # not survive being reported).
             exact = json.loads(raw)
-            obj = exact if type(exact) is dict else obj
+            if type(exact) is dict:
+                obj = {k: exact[k] if type(v) is float and type(exact.get(k)) is int else v for k, v in obj.items()}
         item = _jsonl_object(obj, number, default)
         n += 1
         state.rows_read = n

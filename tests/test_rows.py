@@ -1183,3 +1183,11 @@ def test_chunked_reading_equals_iteration() -> None:
                 yield from chunk
 
     assert list(chunks()) == read(data)
+
+
+def test_giant_integers_nested_or_negative_do_not_break_the_reader() -> None:
+    """Found by hypothesis in CI: a float beside a nested integer past 64 bits."""
+    items = read(b'{"fromType": 0.0, "fromId": [-9223372036854775809]}\n'
+                 b'{"fromId": -99999999999999999999, "toType": "deals", "toId": 1, "type": 1}\n', "jsonl", "contacts")
+    assert [type(i) for i in items] == [InvalidRow, InvalidRow]
+    assert items[1].from_id == "-99999999999999999999"
