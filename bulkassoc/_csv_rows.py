@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ._row_types import InputError, InvalidRow, Items, ReadState, build_row
+from ._row_types import InputError, InvalidRow, Items, ReadState, build_row, only_input_errors
 from ._validate import COLUMNS, ROW_MATCH, describe_problems, find_problems, show_value
 
 __all__ = ["MAX_FIELD_CHARS", "csv_text", "open_csv"]
@@ -132,16 +132,8 @@ def _read_csv(
     limit: int,
     state: ReadState,
 ) -> Items:
-    try:
-        yield from _read_csv_rows(reader, too_long, index, last, name, default_from_type, limit, state)
-    except InputError:
-        raise
-    except OSError as e:
-        raise InputError(f"cannot read {name}: {e.strerror or e}") from None
-    except Exception as e:  # closed underneath us, or a bug: still only InputError leaves the reader
-        if state.closed:
-            return
-        raise InputError(f"cannot read {name}: {type(e).__name__}: {e}") from None
+    return only_input_errors(_read_csv_rows(reader, too_long, index, last, name, default_from_type, limit, state),
+                             name, state)
 
 
 def _read_csv_rows(

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import orjson
 
-from ._row_types import InputError, InvalidRow, Items, ReadState, Row, build_row
+from ._row_types import InvalidRow, Items, ReadState, Row, build_row, only_input_errors
 from ._validate import COLUMNS, ROW_MATCH, describe_problems, find_problems
 
 __all__ = ["read_jsonl"]
@@ -49,16 +49,7 @@ def _no_from_type_key(obj: dict[str, object]) -> bool:
 
 def read_jsonl(binary: BinaryIO, name: str, default_from_type: str | None, limit: int, state: ReadState) -> Items:
     """The rows of `binary` (a generator). `limit`: MAX_LINE_CHARS, in bytes here."""
-    try:
-        yield from _read_jsonl_rows(binary, default_from_type, limit, state)
-    except InputError:
-        raise
-    except OSError as e:
-        raise InputError(f"cannot read {name}: {e.strerror or e}") from None
-    except Exception as e:  # closed underneath us, or a bug: still only InputError leaves the reader
-        if state.closed:
-            return
-        raise InputError(f"cannot read {name}: {type(e).__name__}: {e}") from None
+    return only_input_errors(_read_jsonl_rows(binary, default_from_type, limit, state), name, state)
 
 
 def _read_jsonl_rows(binary: BinaryIO, default_from_type: str | None, limit: int, state: ReadState) -> Items:

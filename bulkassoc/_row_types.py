@@ -21,6 +21,7 @@ __all__ = [
     "ReadState",
     "Row",
     "build_row",
+    "only_input_errors",
 ]
 
 Key = tuple[str, str, str, str, str]
@@ -111,3 +112,19 @@ def build_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_type
     _set_type(row, assoc_type)
     _set_line(row, line)
     return row
+
+
+def only_input_errors(items: Items, name: str, state: ReadState) -> Items:
+    """Pass a format reader's rows through, turning whatever else it raises into an InputError naming
+    the input: a read error, or anything unexpected (only InputError ever leaves a reader). An error
+    after the RowReader closed the input underneath just ends the rows."""
+    try:
+        yield from items
+    except InputError:
+        raise
+    except OSError as e:
+        raise InputError(f"cannot read {name}: {e.strerror or e}") from None
+    except Exception as e:
+        if state.closed:
+            return
+        raise InputError(f"cannot read {name}: {type(e).__name__}: {e}") from None
