@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import aiohttp
 
 from ._retry import Outcome, classify_response, classify_transport_error
-from ._urls import check_base_url
 
-__all__ = ["Response", "check_base_url", "open_session", "request"]
+__all__ = ["Response", "open_session", "request"]
 
 
 @dataclass(frozen=True, slots=True)
