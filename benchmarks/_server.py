@@ -1,7 +1,7 @@
 """The fake HubSpot in its own process: `python -m benchmarks._server --rate off --latency-ms 0 --token T`.
 
 Prints `fake HubSpot listening on URL` on stdout, serves until its stdin is closed (or SIGTERM/SIGINT),
-then prints one JSON line of statistics and exits. It wraps `bulkassoc.fake_hubspot.FakeHubSpot` rather
+then prints one JSON line of statistics and exits. It wraps `bulkassoc.fake.server.FakeHubSpot` rather
 than the `fake-hubspot` command only to report what the command does not: arrival times (for the
 achieved rate) and the server's own CPU time (to tell whether the server was the bottleneck).
 """
@@ -18,8 +18,8 @@ import threading
 
 import orjson
 
-from bulkassoc._ratespec import Rate, parse_rate
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.pacing.rate import Rate, parse_rate
 
 __all__ = ["main"]
 

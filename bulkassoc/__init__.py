@@ -14,13 +14,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 from ._api import run, run_async
-from ._config import ConfigError, RunConfig
-from ._ledger import LedgerError
-from ._ratespec import Rate, parse_rate
-from ._report import LedgerReport, read_report, write_failed_csv
-from ._retry import RetryPolicy
-from ._rows import InputError
-from ._summary import RunSummary
+from .engine.config import ConfigError, RunConfig
+from .engine.summary import RunSummary
+from .hubspot.outcomes import RetryPolicy
+from .ledger.report import LedgerReport, read_report, write_failed_csv
+from .ledger.store import LedgerError
+from .pacing.rate import Rate, parse_rate
+from .rows.reader import InputError
 
 __all__ = [
     "ConfigError",

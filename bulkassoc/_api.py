@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ._config import RunConfig
-from ._summary import RunSummary
+from .engine.config import RunConfig
+from .engine.summary import RunSummary
 
 __all__ = ["run", "run_async"]
 
@@ -20,7 +20,7 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
     Raises InputError for an unusable input file and LedgerError for an unusable ledger, before
     anything is sent. `rand` (default: random.random) is the jitter source, for reproducible tests.
     """
-    from ._engine import run_async as engine_run
+    from .engine.run import run_async as engine_run
 
     return await engine_run(config, rand=rand)
 

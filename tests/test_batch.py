@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkassoc._batch import MAX_SPLIT_DEPTH, BatchVerdict, halves, settle_batch, split_depth
-from bulkassoc._retry import Kind, Outcome
-from bulkassoc._rows import Row
+from bulkassoc.hubspot.batch_answers import MAX_SPLIT_DEPTH, BatchVerdict, halves, settle_batch, split_depth
+from bulkassoc.hubspot.outcomes import Kind, Outcome
+from bulkassoc.rows.reader import Row
 
 CID = "c0ffee00-0000-4000-8000-000000000001"
 HEADERS = {"X-HubSpot-Correlation-Id": CID}

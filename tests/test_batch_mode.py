@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from bulkassoc import Rate, RetryPolicy, RunConfig, run_async
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
 from ._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bulkassoc._ratespec import Rate
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.pacing.rate import Rate
 
 from ._support import TOKEN, acli, cli, simple_rows, write_csv
 
@@ -175,7 +175,7 @@ async def test_sigint_exits_3_and_rerun_completes(tmp_path: Path) -> None:
 
 
 def test_second_run_on_a_held_ledger_is_refused(tmp_path: Path) -> None:
-    from bulkassoc._ledger import Ledger
+    from bulkassoc.ledger.store import Ledger
 
     src = write_csv(tmp_path / "links.csv", simple_rows(2))
     holder = Ledger(Path(f"{src}.ledger.sqlite"))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkassoc._endpoints import (
+from bulkassoc.hubspot.endpoints import (
     CATEGORIES,
     MAX_BATCH,
     batch_request,
@@ -17,7 +17,7 @@ from bulkassoc._endpoints import (
     single_request,
     type_id,
 )
-from bulkassoc._rows import Row
+from bulkassoc.rows.reader import Row
 
 ROW = Row("contacts", "38374264688", "companies", "21678228008", "279", 7)
 

@@ -10,13 +10,13 @@ import aiohttp
 import orjson
 import pytest
 
-from bulkassoc._batch import settle_batch
-from bulkassoc._endpoints import batch_request, single_request
-from bulkassoc._fake_state import FakeStats
-from bulkassoc._ratespec import Rate
-from bulkassoc._retry import Kind, classify_response
-from bulkassoc._rows import Row
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.fake.state import FakeStats
+from bulkassoc.hubspot.batch_answers import settle_batch
+from bulkassoc.hubspot.endpoints import batch_request, single_request
+from bulkassoc.hubspot.outcomes import Kind, classify_response
+from bulkassoc.pacing.rate import Rate
+from bulkassoc.rows.reader import Row
 
 from ._support import Answer, Clock
 

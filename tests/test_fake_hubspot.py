@@ -21,17 +21,17 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from bulkassoc._fake_command import fake_hubspot_command
-from bulkassoc._fake_state import FakeStats
-from bulkassoc._ratespec import Rate
-from bulkassoc._sample import (
+from bulkassoc.cli.fake_command import fake_hubspot_command
+from bulkassoc.fake.sample import (
     CLIENTS_FILE,
     SERVICES_FILE,
     sample_fake_config,
     sample_texts,
     write_sample_data,
 )
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.fake.state import FakeStats
+from bulkassoc.pacing.rate import Rate
 
 from ._support import Answer, Clock
 
@@ -401,7 +401,7 @@ def test_config_is_validated() -> None:
 
 
 async def test_command_prints_its_url_serves_and_stops_on_sigterm() -> None:
-    code = "from bulkassoc._fake_command import fake_hubspot_command; fake_hubspot_command()"
+    code = "from bulkassoc.cli.fake_command import fake_hubspot_command; fake_hubspot_command()"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, "--port", "0", "--token", "t0k", "--rate", "5/1s",
         cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bulkassoc._limiter import RollingWindowLimiter
-from bulkassoc._ratespec import Rate, parse_rate
+from bulkassoc.pacing.limiter import RollingWindowLimiter
+from bulkassoc.pacing.rate import Rate, parse_rate
 
 
 @contextlib.contextmanager
@@ -167,7 +167,7 @@ def test_parse_rate_rejects(text: str) -> None:
 
 def test_header_pacer_remembers_a_bounded_number_of_starts() -> None:
     """Without rate headers nothing trims the start log on answers: it must stay bounded anyway."""
-    from bulkassoc._quota import HeaderPacer
+    from bulkassoc.pacing.headers import HeaderPacer
 
     pacer = HeaderPacer(RollingWindowLimiter(Rate(100, 10.0)), Rate(100, 10.0))
     for i in range(100_000):

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 
 from bulkassoc import RetryPolicy, RunConfig, run_async
-from bulkassoc._ratespec import Rate
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.pacing.rate import Rate
 
 from ._support import TOKEN, acli, simple_rows, write_csv
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from bulkassoc import Rate, RetryPolicy, RunConfig, run_async
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
 from ._support import TOKEN, acli, simple_rows, write_csv
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from bulkassoc._retry import (
+from bulkassoc.hubspot.outcomes import (
     Kind,
     RetryPolicy,
     backoff_delay,

@@ -1,4 +1,4 @@
-"""Tests for bulkassoc._rows: reading and validating input rows (CONTRACT.md, "Input rows")."""
+"""Tests for bulkassoc.rows.reader: reading and validating input rows (CONTRACT.md, "Input rows")."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bulkassoc._rows as rows_mod
-from bulkassoc._rows import (
+import bulkassoc.rows.reader as rows_mod
+from bulkassoc.rows.reader import (
     MAX_FIELD_CHARS,
     Format,
     InputError,

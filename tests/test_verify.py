@@ -13,12 +13,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from bulkassoc import _verify
-from bulkassoc._config import ConfigError
-from bulkassoc._ratespec import Rate
-from bulkassoc._retry import RetryPolicy
-from bulkassoc._verify import MISSING_COLUMNS, VerifyConfig, VerifySummary, verify_async
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.engine.config import ConfigError
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.hubspot.outcomes import RetryPolicy
+from bulkassoc.pacing.rate import Rate
+from bulkassoc.verify import run as _verify
+from bulkassoc.verify.run import MISSING_COLUMNS, VerifyConfig, VerifySummary, verify_async
 
 from ._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv, write_jsonl
 

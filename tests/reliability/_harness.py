@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
 # A token that looks real and is easy to grep for: it must never be written anywhere by bulkassoc.
 TOKEN = "pat-na1-0f3c9e2a-RELIABILITY-SECRET-5b7d"

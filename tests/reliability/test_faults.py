@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bulkassoc._ratespec import Rate
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.pacing.rate import Rate
 
 from ._harness import (
     FAST,

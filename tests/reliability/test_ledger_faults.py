@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import pytest
 
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
 from ._harness import (
     FAST,

@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bulkassoc._ratespec import Rate
-from bulkassoc.fake_hubspot import FakeConfig, FakeHubSpot
+from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.pacing.rate import Rate
 
 from ._harness import (
     FAST,

@@ -1,0 +1,133 @@
+"""The `bulkassoc` command: a thin click shell over the library.
+
+Every option also reads BULKASSOC_<OPTION> from the environment. Errors a user can cause end in
+one line on stderr and exit 2; the token is read from an environment variable, never a flag.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import orjson
+
+from .. import __version__
+from ..engine.config import ConfigError, RunConfig
+from ..hubspot.outcomes import RetryPolicy
+from ..ledger.store import LedgerError
+from ..pacing.rate import Rate
+from ..rows.reader import InputError
+from .options import CONTEXT, connection_options, fail
+
+__all__ = ["cli", "main"]
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="bulkassoc")
+def cli() -> None:
+    """Create HubSpot CRM associations in bulk: rate-limited, resumable, loss-free."""
+
+
+@cli.command("run", context_settings=CONTEXT)
+@click.argument("input_path", metavar="INPUT", type=click.Path(allow_dash=True, dir_okay=False))
+@connection_options
+@click.option("--retry-failed/--skip-failed", default=True, show_default=True,
+              help="On a rerun, attempt rows whose last outcome was a failure again, or leave them.")
+@click.option("--dry-run", is_flag=True, help="Read and validate everything, count what would be sent; no network.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None, help="Live progress [default: on when stderr is a terminal].")
+@click.option("--preflight/--no-preflight", default=True, show_default=True,
+              help="Before the first write, check the token (and learn the portal) with one cheap request, and "
+                   "each (fromType, toType) pair's association types with the labels endpoint.")
+@click.option("--daily-reserve", type=click.IntRange(0), default=None, metavar="N",
+              help="Stop (exit 3) when the daily quota left reaches N, keeping it for the account's other "
+                   "integrations [default: 1% of the daily limit the headers report].")
+@click.option("--mode", type=click.Choice(["single", "batch"]), default="single", show_default=True,
+              help="One PUT per row, or v4 batch create (up to --batch-size rows per request).")
+@click.option("--batch-size", type=click.IntRange(1, 2000), default=100, show_default=True,
+              help="Rows per batch call in batch mode (HubSpot accepts up to 2000).")
+@click.option("--api", default="v3", show_default=True, metavar="v3|v4|YYYY-MM",
+              help="Endpoint family: v3 (the seed endpoints), v4, or a date version such as 2026-09 "
+                   "(v1-v4 go unsupported in 2027).")
+@click.option("--association-category", "category", default="HUBSPOT_DEFINED", show_default=True,
+              type=click.Choice(["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK"]),
+              help="associationCategory sent with v4, date-versioned and batch writes.")
+@click.option("--resend", is_flag=True,
+              help="Send rows the ledger records as succeeded again (suspected drift), recording them anew.")
+def run_command(
+    input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
+    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
+    as_json: bool, progress: bool | None, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
+    api: str, category: str, resend: bool,
+) -> None:
+    """Create one association per row of INPUT (CSV or JSONL; '-' for stdin).
+
+    Rerunning the same command resumes: rows recorded as succeeded are skipped.
+    """
+    from .._api import run
+
+    token = os.environ.get(token_env, "")
+    if not dry_run and not token.strip():
+        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    try:
+        config = RunConfig(
+            input=input_path, from_type=from_type, format=fmt, ledger=ledger,  # type: ignore[arg-type]
+            base_url=base_url, token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency,
+            timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
+            dry_run=dry_run, preflight=preflight, daily_reserve=daily_reserve, resend=resend,
+            mode=mode, batch_size=batch_size, api=api, category=category,  # type: ignore[arg-type]
+            progress=sys.stderr.isatty() if progress is None else progress, handle_signals=True,
+        )
+        summary = run(config)
+    except (ConfigError, InputError, LedgerError) as exc:
+        fail(str(exc))
+    click.echo(summary.human(), err=True)
+    if as_json:
+        click.echo(orjson.dumps(summary.to_dict()).decode())
+    sys.exit(summary.exit_code)
+
+
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the totals as one JSON object on stdout.")
+@click.option("--failed-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
+              help="Write every failed and invalid row as a CSV that `bulkassoc run` accepts.")
+def report_command(ledger_path: str, as_json: bool, failed_out: str | None) -> None:
+    """Summarise a ledger; optionally write its failed rows for a retry."""
+    from ..ledger.report import read_report, write_failed_csv
+
+    try:
+        report = read_report(ledger_path)
+        written = write_failed_csv(ledger_path, failed_out) if failed_out else None
+    except LedgerError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(orjson.dumps(report.to_dict()).decode())
+    else:
+        click.echo(report.human())
+    if written is not None:
+        click.echo(f"wrote {written:,} failed and invalid rows to {failed_out}", err=True)
+
+
+@cli.command("demo", context_settings=CONTEXT)
+@click.option("--progress/--no-progress", default=None, help="Live progress [default: on when stderr is a terminal].")
+def demo_command(progress: bool | None) -> None:
+    """Run the sample data against an in-process fake HubSpot (no token, no network)."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(progress=sys.stderr.isatty() if progress is None else progress))
+
+
+def _register_optional() -> None:
+    from .fake_command import fake_hubspot_command
+    from .verify_command import verify_command
+
+    cli.add_command(fake_hubspot_command)
+    cli.add_command(verify_command)
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli.main(prog_name="bulkassoc")

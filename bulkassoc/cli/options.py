@@ -1,0 +1,84 @@
+"""Click pieces shared by the `bulkassoc` commands (kept apart from cli.py so that command modules
+registered by cli.py can use them without importing it)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ..engine.config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV
+from ..pacing.rate import Rate, parse_rate
+from ..rows.reader import validate_object_type
+
+__all__ = ["CONTEXT", "RateType", "connection_options", "fail", "read_connection_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"auto_envvar_prefix": "BULKASSOC", "help_option_names": ["-h", "--help"]}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"bulkassoc: error: {message}", err=True)
+    sys.exit(code)
+
+
+class RateType(click.ParamType):  # type: ignore[type-arg]
+    """`N/Ds`, or `auto` (converted to None: learn the limit from HubSpot's headers)."""
+
+    name = "N/Ds|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Rate | None:
+        if value is None or isinstance(value, Rate):
+            return value
+        if str(value).strip().lower() == "auto":
+            return None
+        try:
+            return parse_rate(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _check_from_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not validate_object_type(value.strip()):
+        raise click.BadParameter(f"{value!r} is not an object type name (e.g. partner_services) or type ID (e.g. 0-1)")
+    return None if value is None else value.strip()
+
+
+def _add_connection_options(fn: F, *, ledger_hidden: bool) -> F:
+    for decorator in reversed([
+        click.option("--from-type", "from_type", callback=_check_from_type, metavar="TYPE",
+                     help="Object type of fromId for rows without a fromType column (e.g. partner_services)."),
+        click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+                     help="Input format (default: by extension; required for '-')."),
+        click.option("--ledger", type=click.Path(dir_okay=False), default=None, hidden=ledger_hidden,
+                     help="Resumable record of outcomes [default: INPUT.ledger.sqlite; required with '-']."),
+        click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True,
+                     help="API root; http:// only to a loopback host."),
+        click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="NAME",
+                     help="Environment variable that holds the access token."),
+        click.option("--rate", type=RateType(), default="100/10s", show_default=True,
+                     help="At most N requests started in any rolling window of D (190/10s, 20/1s, 5/500ms), "
+                          "or 'auto': start at 100/10s and follow X-HubSpot-RateLimit-* headers. An explicit "
+                          "rate is a ceiling: the headers can only slow it down."),
+        click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+                     help="At most N requests in flight."),
+        click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True,
+                     help="Attempts per row in one run before it is recorded as failed."),
+        click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+                     help="Seconds per request."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def connection_options(fn: F) -> F:
+    """Options shared by every command that talks to HubSpot."""
+    return _add_connection_options(fn, ledger_hidden=False)
+
+
+def read_connection_options(fn: F) -> F:
+    """The same options for commands that keep no ledger: `--ledger` is accepted, so that a `run`
+    command line works unchanged, but hidden from the help (the command ignores it)."""
+    return _add_connection_options(fn, ledger_hidden=True)

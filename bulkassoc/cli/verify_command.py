@@ -1,0 +1,55 @@
+"""`bulkassoc verify INPUT`: the click shell over `verify_async` (registered by cli.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import click
+import orjson
+
+from ..engine.config import ConfigError
+from ..hubspot.outcomes import RetryPolicy
+from ..pacing.rate import Rate
+from ..rows.reader import InputError
+from .options import CONTEXT, fail, read_connection_options
+
+__all__ = ["verify_command"]
+
+
+@click.command("verify", context_settings=CONTEXT)
+@click.argument("input_path", metavar="INPUT", type=click.Path(allow_dash=True, dir_okay=False))
+@read_connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout.")
+@click.option("--missing-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
+              help="Write the missing rows as a CSV that `bulkassoc run` accepts.")
+def verify_command(
+    input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
+    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, as_json: bool, missing_out: str | None,
+) -> None:
+    """Check at HubSpot that the associations of INPUT exist (CSV or JSONL; '-' for stdin).
+
+    Reads back the rows' fromIds with the v4 batch read, rate-limited like `run`, and reports the rows
+    HubSpot does not hold. Exit 0 when none is missing, 1 when some are (or could not be checked),
+    2 for a usage error, 3 when it stopped early (token, scope, daily limit, unreachable, Ctrl-C).
+    """
+    del ledger  # accepted so that a `run` command line works unchanged; verify keeps no ledger
+    token = os.environ.get(token_env, "")
+    if not token.strip():
+        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    from ..verify.run import VerifyConfig, verify_async
+
+    try:
+        config = VerifyConfig(
+            input=input_path, from_type=from_type, format=fmt, base_url=base_url,  # type: ignore[arg-type]
+            token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency, timeout=timeout,
+            retry=RetryPolicy(max_attempts=max_attempts), missing_out=missing_out, handle_signals=True,
+        )
+        summary = asyncio.run(verify_async(config))
+    except (ConfigError, InputError) as exc:
+        fail(str(exc))
+    click.echo(summary.human(), err=True)
+    if as_json:
+        click.echo(orjson.dumps(summary.to_dict()).decode())
+    sys.exit(summary.exit_code)

@@ -1,0 +1,91 @@
+"""Run configuration: one frozen value, validated when it is made."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from ..hubspot.endpoints import MAX_BATCH, check_api, check_category
+from ..hubspot.outcomes import RetryPolicy
+from ..hubspot.urls import check_base_url
+from ..pacing.rate import Rate
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig"]
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+
+
+class ConfigError(ValueError):
+    """A setting the user must fix (exit 2). The message says what to do."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one `bulkassoc run` needs. `token` never appears in repr()."""
+
+    input: str | os.PathLike[str]
+    from_type: str | None = None
+    format: Literal["csv", "jsonl"] | None = None
+    ledger: str | os.PathLike[str] | None = None  # default: INPUT.ledger.sqlite
+    base_url: str = DEFAULT_BASE_URL
+    token: str = field(default="", repr=False)
+    token_env: str = DEFAULT_TOKEN_ENV  # only for messages: where the token came from
+    rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, learn the limit from HubSpot's headers
+    concurrency: int = 8
+    timeout: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+    retry_failed: bool = True
+    mode: Literal["single", "batch"] = "single"
+    batch_size: int = 100  # rows per batch call in batch mode (HubSpot caps it at 2000)
+    batch_linger: float = 0.5  # seconds a partial batch waits for more rows before it is sent anyway
+    api: str = "v3"  # single-mode endpoint family: v3 (the seed endpoints), v4, or a date version (2026-09)
+    category: str = "HUBSPOT_DEFINED"  # associationCategory for v4, date-versioned and batch writes
+    resend: bool = False  # send rows the ledger records as succeeded again (suspected drift)
+    daily_reserve: int | None = None  # daily quota to leave for other integrations (None: 1% of it)
+    dry_run: bool = False
+    preflight: bool = True
+    progress: bool = False
+    handle_signals: bool = False  # install SIGINT/SIGTERM handlers (the CLI does; a library caller may not)
+    grace: float = 5.0  # seconds in-flight requests get to finish after an interrupt
+    stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if str(self.input) == "-" and self.ledger is None:
+            raise ConfigError("reading standard input needs --ledger PATH (there is no file name to derive it from)")
+        if str(self.input) == "-" and self.format is None:
+            raise ConfigError("reading standard input needs --format csv or --format jsonl")
+        if self.concurrency < 1:
+            raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if not self.timeout > 0:
+            raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.mode not in ("single", "batch"):
+            raise ConfigError(f"--mode must be single or batch, got {self.mode!r}")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH} (HubSpot's cap), got {self.batch_size}")
+        try:
+            check_api(self.api)
+            check_category(self.category)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.daily_reserve is not None and self.daily_reserve < 0:
+            raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")
+        if self.grace < 0:
+            raise ConfigError(f"grace must be >= 0 seconds, got {self.grace}")
+        try:
+            object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not self.dry_run and not self.token.strip():
+            raise ConfigError(
+                f"no access token: set the environment variable {self.token_env} to your HubSpot "
+                "private app / service key token (or use --dry-run)"
+            )
+
+    @property
+    def ledger_path(self) -> Path:
+        if self.ledger is not None:
+            return Path(self.ledger)
+        return Path(f"{os.fspath(self.input)}.ledger.sqlite")

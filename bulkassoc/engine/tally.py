@@ -1,0 +1,35 @@
+"""Running counts of one run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ledger.store import Admission
+
+__all__ = ["Tally"]
+
+
+@dataclass(slots=True)
+class Tally:
+    rows: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    already_done: int = 0
+    skipped_failed: int = 0
+    admitted: int = 0  # rows the ledger said to send
+    succeeded: int = 0
+    failed: int = 0
+    unsent_failures: int = 0  # failed without a request (unknown association type)
+    requests: int = 0  # association writes sent
+    retries: int = 0
+    throttled: int = 0
+    checks: int = 0  # preflight and label reads
+    splits: int = 0  # batches split in halves to isolate bad rows
+
+    def add(self, adm: Admission, rows: int) -> None:
+        self.rows += rows
+        self.invalid += adm.invalid
+        self.duplicates += adm.duplicates
+        self.already_done += adm.already_done
+        self.skipped_failed += adm.skipped_failed
+        self.admitted += len(adm.to_send)

@@ -1,0 +1,406 @@
+"""The SQLite ledger: the durable record of every row's outcome, keyed by the row's content.
+
+One table holds one line per distinct association (fromType, fromId, toType, toId, type).
+A row counts as done only once its success is committed here; anything attempted but not
+committed is sent again by the next run (a repeat PUT is harmless, a lost row is not).
+
+Writes are batched: outcomes collect in memory and are committed together (WAL mode), so the
+cost per row is a fraction of a commit. A process killed between two commits loses only the
+record of the last few outcomes, and those rows are simply sent again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from ..hubspot.outcomes import Kind, Outcome
+
+__all__ = [
+    "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "is_line_key", "line_key",
+    "remove_ledger_files", "scratch_copy",
+]
+
+Key = tuple[str, str, str, str, str]
+_LINE_KEY = "line "
+
+
+def line_key(line: int) -> Key:
+    """The key of an input line that has no fields at all (not JSON, not an object): its line number,
+    so that two such lines stay two ledger entries."""
+    return ("", "", "", "", f"{_LINE_KEY}{line}")
+
+
+def is_line_key(values: Sequence[object]) -> bool:
+    return not any(values[:4]) and str(values[4]).startswith(_LINE_KEY)
+
+APPLICATION_ID = 0x42A5_5C01  # marks a file as a bulkassoc ledger (PRAGMA application_id)
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assoc (
+    from_type TEXT NOT NULL, from_id TEXT NOT NULL, to_type TEXT NOT NULL,
+    to_id TEXT NOT NULL, type TEXT NOT NULL,
+    status TEXT NOT NULL,             -- pending | succeeded | failed | invalid
+    line INTEGER,                     -- input line where the row was last seen
+    http_status INTEGER, category TEXT, message TEXT, correlation_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL,
+    PRIMARY KEY (from_type, from_id, to_type, to_id, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL,
+    input TEXT, summary TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Admission works a chunk at a time with set-based statements: the chunk's keys travel as one JSON
+# array, and json_each joins them against the primary key. A resumed run over rows already done
+# then only reads the ledger (it writes nothing for them), which keeps a rerun of a finished file fast.
+# (SQLite >= 3.35 for MATERIALIZED: the keys are extracted from the JSON once, not once per comparison.)
+_LOOKUP = """
+WITH k(pos, c0, c1, c2, c3, c4) AS MATERIALIZED (
+    SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]')
+    FROM json_each(?))
+SELECT k.pos, a.status, s.type IS NOT NULL FROM k
+LEFT JOIN assoc a
+    ON a.from_type = k.c0 AND a.from_id = k.c1 AND a.to_type = k.c2 AND a.to_id = k.c3 AND a.type = k.c4
+LEFT JOIN temp.seen s
+    ON s.from_type = k.c0 AND s.from_id = k.c1 AND s.to_type = k.c2 AND s.to_id = k.c3 AND s.type = k.c4
+"""
+_MARK_SEEN = "INSERT OR IGNORE INTO temp.seen VALUES (?, ?, ?, ?, ?)"
+_INSERT_PENDING = """
+INSERT OR IGNORE INTO assoc (from_type, from_id, to_type, to_id, type, status, line)
+VALUES (?, ?, ?, ?, ?, 'pending', ?)"""
+_SET_LINE = """
+UPDATE assoc SET line = ? WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type = ?"""
+_ADMIT_INVALID = """
+INSERT INTO assoc (from_type, from_id, to_type, to_id, type, status, line, category, message, updated_at)
+VALUES (?, ?, ?, ?, ?, 'invalid', ?, 'INVALID_ROW', ?, ?)
+ON CONFLICT DO UPDATE SET
+    status = 'invalid', category = 'INVALID_ROW', message = excluded.message, http_status = NULL,
+    updated_at = excluded.updated_at, line = excluded.line
+"""
+
+_RECORD = """
+UPDATE assoc SET status = ?, http_status = ?, category = ?, message = ?, correlation_id = ?,
+    attempts = attempts + ?, updated_at = ?
+WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type = ?
+"""
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used (corrupt, not a ledger, unwritable). One line, exit 2."""
+
+
+class LedgerBusyError(LedgerError):
+    """Another live run holds this ledger."""
+
+
+@dataclass(slots=True)
+class Admission:
+    """What the ledger says about one chunk of input rows."""
+
+    to_send: list[int] = field(default_factory=list)  # indexes into the chunk
+    invalid: int = 0
+    duplicates: int = 0
+    already_done: int = 0
+    skipped_failed: int = 0
+
+
+class _FileLock:
+    """An advisory lock on `<ledger>.lock`, released by the OS when the process dies (even kill -9)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock, run unguarded
+            return
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerError(f"cannot create the lock file {self._path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise LedgerBusyError(
+                f"the ledger {self._path.with_suffix('')} is in use by another running bulkassoc; "
+                "wait for it to finish, or pass --ledger PATH for a separate ledger"
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open a ledger file, checking that it is one (or is new and empty)."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(
+            f"{path} is not a readable bulkassoc ledger ({exc}); move it aside or pass --ledger PATH"
+        ) from None
+    if app_id != APPLICATION_ID and (tables or readonly):
+        conn.close()
+        raise LedgerError(f"{path} is not a bulkassoc ledger; pass --ledger PATH to choose another file")
+    return conn
+
+
+class Ledger:
+    """The write side, owned by one run at a time."""
+
+    def __init__(self, path: Path, *, flush_every: int = 512) -> None:
+        self.path = path
+        # lock the file itself, however it is reached (a symlink, a relative path)
+        real = Path(os.path.realpath(path))
+        self._lock = _FileLock(real.with_name(real.name + ".lock"))
+        self._flush_every = flush_every
+        self._pending: list[tuple[object, ...]] = []
+        self._conn: sqlite3.Connection | None = None
+        self.run_id = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self, input_name: str) -> None:
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise LedgerError(f"cannot create the ledger {self.path}: folder {parent} does not exist")
+        self._lock.acquire()
+        try:
+            conn = self._conn = connect(self.path)
+            with self._sqlite_errors():
+                self._init_schema(conn)
+                cur = conn.execute("INSERT INTO runs (started_at, input) VALUES (?, ?)", (time.time(), input_name))
+                # this run's keys, for duplicates: a temporary table lives on disk and dies with the connection
+                conn.execute("PRAGMA temp_store=FILE")
+                conn.execute("CREATE TEMP TABLE seen (from_type, from_id, to_type, to_id, type, "
+                             "PRIMARY KEY (from_type, from_id, to_type, to_id, type)) WITHOUT ROWID")
+            self.run_id = int(cur.lastrowid or 0)
+        except BaseException:
+            self.close()
+            raise
+
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a process crash
+        conn.execute("PRAGMA busy_timeout=5000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise LedgerError(f"{self.path} was written by a newer bulkassoc (schema {version}); upgrade bulkassoc")
+        if version:  # an existing ledger: is it whole? (a kill -9 never damages it; a disk or a user might)
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise LedgerError(f"the ledger {self.path} is damaged ({check}); move it aside and rerun with "
+                                  "--ledger NEW.sqlite (rows it recorded as done will be sent again)")
+            return
+        # a new ledger: mark and build it in one transaction, so a kill leaves either nothing or all of it
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (repr(time.time()),))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self, summary_json: str | None = None) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                try:
+                    self._flush(conn)
+                    if summary_json is not None and self.run_id:
+                        conn.execute("UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
+                                     (time.time(), summary_json, self.run_id))
+                finally:
+                    conn.close()
+        finally:
+            self._lock.release()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise LedgerError("the ledger is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: {exc}") from None
+
+    # -- meta ------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._sqlite_errors():
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._sqlite_errors():
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- admission: dedup and resume, one transaction per chunk ---------------------------------
+    def admit(self, keys_and_lines: Sequence[tuple[Key, int, str | None]], retry_failed: bool,
+              resend: bool = False) -> Admission:
+        """Classify a chunk. Each item is (key, line, invalid_reason or None).
+
+        A key seen before in this run is a duplicate (the run's seen keys live in a temporary table,
+        on disk, so memory stays flat whatever the file's size). Otherwise the ledger decides: new
+        rows are inserted as pending and sent; rows recorded as succeeded are already done (sent
+        again with `resend`); failed ones are sent again unless `retry_failed` is off.
+        """
+        adm = Admission()
+        conn = self.conn
+        first: dict[Key, int] = {}  # first position of each key within this chunk
+        for i, (key, _, _) in enumerate(keys_and_lines):
+            first.setdefault(key, i)
+        try:
+            conn.execute("BEGIN")
+            keys = list(first)
+            status: dict[Key, str | None] = {}
+            seen: set[Key] = set()
+            for pos, state, was_seen in conn.execute(_LOOKUP, (orjson.dumps(keys),)):
+                key = keys[pos]
+                status[key] = state
+                if was_seen:
+                    seen.add(key)
+            conn.executemany(_MARK_SEEN, [k for k in keys if k not in seen])
+            new: list[tuple[object, ...]] = []
+            again: list[tuple[object, ...]] = []
+            invalid: list[tuple[object, ...]] = []
+            now = time.time()
+            for i, (key, line, reason) in enumerate(keys_and_lines):
+                if reason is not None:
+                    adm.invalid += 1
+                    if first[key] == i and key not in seen:
+                        invalid.append((*key, line, reason, now))
+                    continue
+                if first[key] != i or key in seen:
+                    adm.duplicates += 1
+                    continue
+                state = status[key]
+                if state is None:
+                    new.append((*key, line))
+                elif state == "succeeded" and not resend:
+                    adm.already_done += 1
+                    continue
+                elif state in ("failed", "invalid") and not retry_failed:
+                    adm.skipped_failed += 1
+                    continue
+                else:
+                    again.append((line, *key))
+                adm.to_send.append(i)
+            conn.executemany(_INSERT_PENDING, new)
+            conn.executemany(_SET_LINE, again)
+            conn.executemany(_ADMIT_INVALID, invalid)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise LedgerError(f"ledger {self.path}: {exc}") from None
+        return adm
+
+    # -- outcomes ----------------------------------------------------------------------------
+    def fail_unsent(self, key: Key, category: str, message: str) -> None:
+        """Record a row as failed without a request (e.g. its association type does not exist)."""
+        self.record(key, False, Outcome(Kind.PERMANENT, None, category, message), 0)
+
+    def record(self, key: Key, succeeded: bool, outcome: Outcome, attempts: int) -> None:
+        """Buffer one settled row; committed with the next flush."""
+        self._pending.append((
+            "succeeded" if succeeded else "failed",
+            outcome.status,
+            None if succeeded else (outcome.category or None),
+            None if succeeded else (outcome.message or None),
+            outcome.correlation_id or None,
+            attempts,
+            time.time(),
+            *key,
+        ))
+        if len(self._pending) >= self._flush_every:
+            self.flush()
+
+    def add_attempts(self, items: Iterable[tuple[Key, int]]) -> None:
+        """Count attempts of rows left pending (e.g. after an abort) without settling them."""
+        with self._sqlite_errors():
+            self.conn.executemany(
+                "UPDATE assoc SET attempts = attempts + ? WHERE from_type = ? AND from_id = ? "
+                "AND to_type = ? AND to_id = ? AND type = ?",
+                [(n, *k) for k, n in items],
+            )
+
+    @property
+    def unflushed(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> None:
+        self._flush(self.conn)
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(_RECORD, batch)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._pending = batch + self._pending
+            raise LedgerError(f"cannot write to the ledger {self.path}: {exc}") from None
+
+
+def scratch_copy(path: Path) -> Path:
+    """A temporary copy of the ledger at `path` (or a fresh empty one), for a dry run."""
+    fd, name = tempfile.mkstemp(prefix="bulkassoc-dry-", suffix=".sqlite")
+    os.close(fd)
+    scratch = Path(name)
+    if path.exists():
+        source = connect(path, readonly=True)
+        target = sqlite3.connect(scratch)
+        try:
+            source.backup(target)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the ledger {path}: {exc}") from None
+        finally:
+            target.close()
+            source.close()
+    else:
+        scratch.unlink()
+    return scratch
+
+
+def remove_ledger_files(path: Path) -> None:
+    """Delete a ledger and its WAL, shared-memory and lock side files."""
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()

@@ -1,0 +1,110 @@
+"""Request-start pacing that respects HubSpot's rolling window, with a pool-wide pause.
+
+HubSpot counts request *starts* in a rolling window (e.g. 190 per 10 s). A plain
+`AsyncLimiter(190, 10)` is a leaky bucket that starts full of credit: it lets ~190 through at
+t=0 plus ~19/s after, about 2x the window in the first 10 s. We instead run aiolimiter as a
+pacer: a bucket of capacity C = 1 + slack draining one unit per `spacing` seconds.
+
+Bound: a start needs level <= C - 1 before it, and each start adds 1. If k starts fall in a
+window of length D, then between the first and the k-th the level rose by k - 1 and drained
+by less than D / spacing, so k < C + D / spacing. With spacing = D / N * (1 + margin) and
+slack <= N * margin / (1 + margin), that gives k <= N: no rolling window ever holds more than N.
+Sustained throughput is N / D / (1 + margin). The slack lets a timer that fires a little late
+be made up on the next start instead of drifting the pace down; the margin also absorbs
+network jitter between our clock and HubSpot's (at least JITTER_ALLOWANCE seconds per window).
+
+Time comes only from the running loop, so tests drive it with a fake `loop.time`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiolimiter import AsyncLimiter
+
+from .rate import Rate
+
+__all__ = ["DEFAULT_MARGIN", "JITTER_ALLOWANCE", "RollingWindowLimiter"]
+
+DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on a 10 s window
+# Between our `acquire` and HubSpot's clock a request can be delayed by the event loop, the
+# connection pool and the network, unevenly. Short windows (time-scaled tests, 5/500ms) need
+# the margin to cover this absolute jitter too.
+JITTER_ALLOWANCE = 0.015
+
+
+class RollingWindowLimiter:
+    """At most `rate.limit` starts in any rolling `rate.period`, and a pause shared by all workers."""
+
+    __slots__ = ("_bucket", "_margin", "_paused_until", "_rate", "last_start")
+
+    def __init__(self, rate: Rate, *, margin: float = DEFAULT_MARGIN) -> None:
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1), got {margin}")
+        self._margin = margin
+        self._rate = rate
+        self._bucket = self._make_bucket()
+        self._paused_until = 0.0
+        self.last_start: float | None = None  # loop time of the most recent start
+
+    @property
+    def rate(self) -> Rate:
+        return self._rate
+
+    @property
+    def margin(self) -> float:
+        return max(self._margin, JITTER_ALLOWANCE / self._rate.period)
+
+    @property
+    def spacing(self) -> float:
+        """Minimum seconds between two request starts."""
+        return self._rate.period / self._rate.limit * (1 + self.margin)
+
+    @property
+    def slack(self) -> float:
+        return min(0.5, 0.9 * self._rate.limit * self.margin / (1 + self.margin))
+
+    def _make_bucket(self) -> AsyncLimiter:
+        return AsyncLimiter(1 + self.slack, (1 + self.slack) * self.spacing)
+
+    def continue_after(self, last_start: float) -> None:
+        """Pace as if the bucket had been full at `last_start` (a fresh bucket starts empty, which
+        would hand out its slack once more): no start before it has fully drained."""
+        self.hold_until(last_start + (1 + self.slack) * self.spacing)
+
+    def set_rate(self, rate: Rate) -> None:
+        """Change the pace from the next start on, keeping the spacing from the last start."""
+        if rate == self._rate:
+            return
+        self._rate = rate
+        self._bucket = self._make_bucket()
+        if self.last_start is not None:
+            self.continue_after(self.last_start)
+
+    def pause(self, seconds: float) -> None:
+        """Stop every worker from starting a request for `seconds` (e.g. after a 429)."""
+        self.hold_until(asyncio.get_running_loop().time() + max(0.0, seconds))
+
+    def hold_until(self, loop_time: float) -> None:
+        if loop_time > self._paused_until:
+            self._paused_until = loop_time
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    async def acquire(self) -> None:
+        """Wait for the pause to pass and for the next start slot, then claim it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if now < self._paused_until:
+                await asyncio.sleep(self._paused_until - now)
+                continue
+            bucket = self._bucket
+            await bucket.acquire()
+            # the rate may have changed (a new bucket) or a pause begun while we queued: a slot of the
+            # old bucket is not a slot of the new pace, so queue again
+            if bucket is self._bucket and loop.time() >= self._paused_until:
+                self.last_start = loop.time()
+                return

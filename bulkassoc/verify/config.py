@@ -1,0 +1,54 @@
+"""`VerifyConfig`: everything one `bulkassoc verify` needs (see `_verify`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO, Literal
+
+from ..engine.config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, ConfigError
+from ..hubspot.outcomes import RetryPolicy
+from ..hubspot.urls import check_base_url
+from ..pacing.rate import Rate
+from ..rows.reader import validate_object_type
+
+__all__ = ["VerifyConfig"]
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """Everything one `bulkassoc verify` needs; the fields mean what they mean in `RunConfig`.
+
+    `missing_out`: write the missing rows there as a CSV that `bulkassoc run` accepts.
+    """
+
+    input: str | os.PathLike[str]
+    from_type: str | None = None
+    format: Literal["csv", "jsonl"] | None = None
+    base_url: str = DEFAULT_BASE_URL
+    token: str = field(default="", repr=False)
+    token_env: str = DEFAULT_TOKEN_ENV
+    rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, pace from X-HubSpot-RateLimit-* headers
+    concurrency: int = 8
+    timeout: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+    missing_out: str | os.PathLike[str] | None = None
+    handle_signals: bool = False
+    stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if str(self.input) == "-" and self.format is None:
+            raise ConfigError("reading standard input needs --format csv or --format jsonl")
+        if self.from_type is not None and not validate_object_type(self.from_type):
+            raise ConfigError(f"--from-type {self.from_type!r} is not an object type (e.g. partner_services, 0-1)")
+        if self.concurrency < 1:
+            raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if not self.timeout > 0:
+            raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        try:
+            object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not self.token.strip():
+            raise ConfigError(f"no access token: set the environment variable {self.token_env} to your HubSpot "
+                              "private app / service key token")

@@ -1,0 +1,92 @@
+"""What `bulkassoc verify` reports: the running `Tally`, the final `VerifySummary` and its exit code, and the
+columns of the `--missing-out` CSV (see `_verify` for what the counts mean)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+from ..engine.summary import AbortReason, format_duration
+
+__all__ = ["MISSING_COLUMNS", "Tally", "VerifySummary", "summarize"]
+
+MISSING_COLUMNS = ["fromType", "fromId", "toType", "toId", "type", "line"]
+
+
+@dataclass(frozen=True)
+class VerifySummary:
+    """read = invalid + duplicates + rows + unchecked; rows = present + missing."""
+
+    rows: int
+    present: int
+    missing: int
+    invalid: int
+    duplicates: int
+    unchecked: int
+    read: int
+    requests: int
+    retries: int
+    throttled: int
+    elapsed_s: float
+    aborted: AbortReason | None
+    exit_code: int
+    message: str = ""  # why it aborted, or why rows were left unchecked
+    missing_out: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["elapsed_s"] = round(self.elapsed_s, 3)
+        return data
+
+    def human(self) -> str:
+        lines = [
+            f"bulkassoc verify: {self.read:,} rows read; {self.requests:,} batch reads in "
+            f"{format_duration(self.elapsed_s)}",
+            f"  present {self.present:,}   missing {self.missing:,}   invalid (skipped) {self.invalid:,}   "
+            f"duplicates {self.duplicates:,}" + (f"   unchecked {self.unchecked:,}" if self.unchecked else ""),
+        ]
+        if self.retries or self.throttled:
+            lines.append(f"  retries {self.retries:,}   throttled (429) {self.throttled:,}")
+        if self.aborted:
+            lines.append(f"  aborted ({self.aborted}): {self.message}")
+        elif self.unchecked:
+            lines.append(f"  {self.message}; run verify again to check the unchecked rows")
+        if self.missing and self.missing_out:
+            lines.append(f"  missing rows written to {self.missing_out}; send them again with: "
+                         f"bulkassoc run {self.missing_out} --resend (and your run's connection options)")
+        elif self.missing:
+            lines.append("  pass --missing-out PATH to get the missing rows as a CSV that `bulkassoc run` accepts")
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class Tally:
+    read: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    distinct: int = 0  # distinct valid rows put into chunks
+    present: int = 0
+    missing: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
+def summarize(t: Tally, elapsed: float, aborted: AbortReason | None, message: str, problem: str,
+              missing_out: str | os.PathLike[str] | None) -> VerifySummary:
+    """The summary of a verify that counted `t`; `message`: why it aborted; `problem`: the first reason
+    rows were left unchecked."""
+    unchecked = t.distinct - t.present - t.missing  # given up on, or still undecided at an abort
+    if aborted is not None:
+        code = 2 if aborted == "input" else 3
+    elif t.missing or unchecked:
+        code = 1
+    else:
+        code = 0
+    return VerifySummary(
+        rows=t.present + t.missing, present=t.present, missing=t.missing, invalid=t.invalid,
+        duplicates=t.duplicates, unchecked=unchecked, read=t.read, requests=t.requests, retries=t.retries,
+        throttled=t.throttled, elapsed_s=elapsed, aborted=aborted, exit_code=code,
+        message=message or (f"{unchecked:,} rows could not be checked: {problem}" if unchecked else ""),
+        missing_out=None if missing_out is None else os.fspath(missing_out),
+    )
