@@ -20,7 +20,7 @@ from bulkassoc.pacing.rate import Rate
 from bulkassoc.verify import run as _verify
 from bulkassoc.verify.run import MISSING_COLUMNS, VerifyConfig, VerifySummary, verify_async
 
-from ._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv, write_jsonl
+from .._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv, write_jsonl
 
 ENV = {"HUBSPOT_ACCESS_TOKEN": TOKEN}
 FAST = Rate(1000, 1.0)

@@ -13,7 +13,7 @@ from bulkassoc import RetryPolicy, RunConfig, run_async
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.pacing.rate import Rate
 
-from ._support import TOKEN, Reply, ScriptedServer, simple_rows, write_csv, write_jsonl
+from .._support import TOKEN, Reply, ScriptedServer, simple_rows, write_csv, write_jsonl
 
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.05)
 FAST_RATE = Rate(10_000, 1.0)

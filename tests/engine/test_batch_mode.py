@@ -13,7 +13,7 @@ from aiohttp import web
 from bulkassoc import Rate, RetryPolicy, RunConfig, run_async
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
-from ._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv
+from .._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv
 
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.05)
 

@@ -9,7 +9,7 @@ import orjson
 from bulkassoc import Rate, RetryPolicy, RunConfig, run_async
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
-from ._support import TOKEN, acli, simple_rows, write_csv
+from .._support import TOKEN, acli, simple_rows, write_csv
 
 ENV = {"HUBSPOT_ACCESS_TOKEN": TOKEN}
 

@@ -18,7 +18,7 @@ from bulkassoc.hubspot.outcomes import Kind, classify_response
 from bulkassoc.pacing.rate import Rate
 from bulkassoc.rows.reader import Row
 
-from ._support import Answer, Clock
+from .._support import Answer, Clock
 
 AUTH = {"Authorization": "Bearer fake-token"}
 V4_BATCH = "/crm/v4/associations/contacts/companies/batch/create"

@@ -15,7 +15,7 @@ import pytest
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.pacing.rate import Rate
 
-from ._support import TOKEN, acli, cli, simple_rows, write_csv
+from .._support import TOKEN, acli, cli, simple_rows, write_csv
 
 ENV = {"HUBSPOT_ACCESS_TOKEN": TOKEN}
 SUMMARY_KEYS = {"rows", "invalid", "duplicates", "already_done", "skipped_failed", "succeeded", "failed",

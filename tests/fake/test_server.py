@@ -33,11 +33,11 @@ from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.fake.state import FakeStats
 from bulkassoc.pacing.rate import Rate
 
-from ._support import Answer, Clock
+from .._support import Answer, Clock
 
 TOKEN = "fake-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PATH = "/crm/v3/objects/{}/{}/associations/{}/{}/{}"
 PS_TO_CONTACT = PATH.format("partner_services", "{}", "contacts", "{}", "{}")
 
