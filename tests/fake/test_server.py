@@ -6,29 +6,14 @@ Window tests drive an injected clock, so nothing here sleeps for the window's sa
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 import re
-import signal
-import sys
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from click.testing import CliRunner
 
-from bulkassoc.cli.fake_command import fake_hubspot_command
-from bulkassoc.fake.sample import (
-    CLIENTS_FILE,
-    SERVICES_FILE,
-    sample_fake_config,
-    sample_texts,
-    write_sample_data,
-)
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.fake.state import FakeStats
 from bulkassoc.pacing.rate import Rate
@@ -37,11 +22,8 @@ from .._support import Answer, Clock
 
 TOKEN = "fake-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-REPO = Path(__file__).resolve().parents[2]
 PATH = "/crm/v3/objects/{}/{}/associations/{}/{}/{}"
 PS_TO_CONTACT = PATH.format("partner_services", "{}", "contacts", "{}", "{}")
-
-
 
 
 async def call(session: aiohttp.ClientSession, fake: FakeHubSpot, path: str, method: str = "PUT",
@@ -395,108 +377,3 @@ def test_config_is_validated() -> None:
         FakeConfig(fail_rate=0.6, lock_rate=0.6)
     with pytest.raises(ValueError, match="daily"):
         FakeConfig(daily=0)
-
-
-# -- the command ---------------------------------------------------------------------------------------
-
-
-async def test_command_prints_its_url_serves_and_stops_on_sigterm() -> None:
-    code = "from bulkassoc.cli.fake_command import fake_hubspot_command; fake_hubspot_command()"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, "--port", "0", "--token", "t0k", "--rate", "5/1s",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
-        match = re.fullmatch(r"fake HubSpot listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
-        async with aiohttp.ClientSession() as session, session.put(
-                match[1] + PS_TO_CONTACT.format(1, 2, 1), headers={"Authorization": "Bearer t0k"}) as r:
-            assert (r.status, r.headers["X-HubSpot-RateLimit-Max"]) == (200, "5")
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), 15)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0
-    assert "fake HubSpot stopped: 1 requests, 1 associations stored" in err.decode()
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    (["--rate", "5/xs"], "Invalid value for '--rate'"),
-    (["--fail-rate", "0.8", "--lock-rate", "0.5"], "must not exceed 1"),
-    (["--scopes", "contacts,not a type"], "Invalid value for '--scopes'"),
-    (["--token", " "], "Invalid value for '--token'"),
-    (["--port", "70000"], "Invalid value for '--port'"),
-])
-def test_command_usage_errors_are_one_line(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(fake_hubspot_command, args)
-    assert result.exit_code == 2
-    assert message in result.output
-    assert "Traceback" not in result.output
-
-
-# -- the sample data ------------------------------------------------------------------------------------
-
-
-def test_committed_sample_files_are_the_generators_output(tmp_path: Path) -> None:
-    for name, text in sample_texts().items():
-        assert (REPO / "sample_data" / name).read_text(encoding="utf-8") == text, name
-    info = write_sample_data(tmp_path)
-    for sample in info.files:
-        lines = [x for x in info.path(sample).read_text(encoding="utf-8").splitlines() if x.strip()]
-        assert len(lines) - (sample.name == SERVICES_FILE) == sample.rows
-        assert sample.rows == sample.succeeded + sample.duplicates + sample.invalid + sample.failed
-
-
-_DIGITS = re.compile(r"\d{1,20}")
-_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*|\d+-\d+")
-_ASSOC = re.compile(r"\d+|[a-z][a-z0-9_]*")
-
-
-def _row(raw: Any, from_type: str | None) -> tuple[str, ...] | None:
-    """The contract's row validation, reduced to what the sample needs; None = invalid."""
-    if not isinstance(raw, dict):
-        return None
-    values = {k: (str(v).strip() if isinstance(v, (str, int)) and not isinstance(v, bool) else None)
-              for k, v in raw.items()}
-    row = (values.get("fromType") or from_type, values.get("fromId"), values.get("toType"),
-           values.get("toId"), values.get("type"))
-    checks = (_TYPE, _DIGITS, _TYPE, _DIGITS, _ASSOC)
-    if not all(isinstance(v, str) and p.fullmatch(v) for p, v in zip(checks, row, strict=True)):
-        return None
-    return tuple(str(v) for v in row)
-
-
-def _sample_rows(name: str, text: str) -> list[tuple[str, ...] | None]:
-    if name == SERVICES_FILE:
-        return [_row(r, "partner_services") for r in csv.DictReader(io.StringIO(text))]
-    rows: list[tuple[str, ...] | None] = []
-    for line in filter(str.strip, text.splitlines()):
-        try:
-            rows.append(_row(json.loads(line), None))
-        except ValueError:
-            rows.append(None)
-    return rows
-
-
-async def test_sample_rows_settle_as_documented_against_the_seeded_fake(tmp_path: Path) -> None:
-    info = write_sample_data(tmp_path)
-    texts = sample_texts()
-    gate = asyncio.Semaphore(32)
-    async with FakeHubSpot(sample_fake_config(FakeConfig(rate=None))) as fake, \
-            aiohttp.ClientSession() as session:
-        for sample in info.files:
-            rows = _sample_rows(sample.name, texts[sample.name])
-            unique = list(dict.fromkeys(r for r in rows if r is not None))
-
-            async def send(row: tuple[str, ...]) -> int:
-                async with gate:
-                    return (await call(session, fake, PATH.format(*row))).status
-
-            statuses = Counter(await asyncio.gather(*(send(r) for r in unique)))
-            assert rows.count(None) == sample.invalid, sample.name
-            assert len(rows) - rows.count(None) - len(unique) == sample.duplicates, sample.name
-            assert statuses == Counter({200: sample.succeeded, 404: sample.not_found, 400: sample.wrong_type})
-    assert {CLIENTS_FILE, SERVICES_FILE} == set(texts)

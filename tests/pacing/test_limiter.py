@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bulkassoc import Rate, parse_rate
 from bulkassoc.pacing.limiter import RollingWindowLimiter
-from bulkassoc.pacing.rate import Rate, parse_rate
 
 
 @contextlib.contextmanager
@@ -148,31 +148,3 @@ def test_spacing_and_validation() -> None:
     assert RollingWindowLimiter(Rate(5, 0.5)).spacing == pytest.approx(0.5 / 5 * 1.03)
     with pytest.raises(ValueError, match="margin"):
         RollingWindowLimiter(Rate(1, 1.0), margin=1.5)
-
-
-@pytest.mark.parametrize(
-    ("text", "limit", "period"),
-    [("190/10s", 190, 10.0), ("20/1s", 20, 1.0), ("5/500ms", 5, 0.5), ("100/s", 100, 1.0), ("600/1m", 600, 60.0),
-     (" 7 / 2s ", 7, 2.0)],
-)
-def test_parse_rate(text: str, limit: int, period: float) -> None:
-    assert parse_rate(text) == Rate(limit, period)
-
-
-@pytest.mark.parametrize("text", ["", "abc", "10", "0/10s", "10/0s", "-1/10s", "10/10x", "1.5/10s"])
-def test_parse_rate_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="rate"):
-        parse_rate(text)
-
-
-def test_header_pacer_remembers_a_bounded_number_of_starts() -> None:
-    """Without rate headers nothing trims the start log on answers: it must stay bounded anyway."""
-    from bulkassoc.pacing.headers import HeaderPacer
-
-    pacer = HeaderPacer(RollingWindowLimiter(Rate(100, 10.0)), Rate(100, 10.0))
-    for i in range(100_000):
-        pacer.note_start(i * 0.001)
-    assert len(pacer._starts) <= 8192
-    pacer.observe({"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-                   "X-HubSpot-RateLimit-Remaining": "50"}, 99.999)
-    assert pacer.advertised == Rate(100, 10.0)
