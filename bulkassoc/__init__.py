@@ -13,7 +13,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-from ._api import run, run_async
+from ._api import run, run_async, verify, verify_async
 from .engine.config import ConfigError, RunConfig
 from .engine.summary import RunSummary
 from .hubspot.outcomes import RetryPolicy
@@ -21,6 +21,8 @@ from .ledger.report import LedgerReport, read_report, write_failed_csv
 from .ledger.store import LedgerError
 from .pacing.rate import Rate, parse_rate
 from .rows.reader import InputError
+from .verify.config import VerifyConfig
+from .verify.summary import VerifySummary
 
 __all__ = [
     "ConfigError",
@@ -31,10 +33,14 @@ __all__ = [
     "RetryPolicy",
     "RunConfig",
     "RunSummary",
+    "VerifyConfig",
+    "VerifySummary",
     "__version__",
     "parse_rate",
     "read_report",
     "run",
     "run_async",
+    "verify",
+    "verify_async",
     "write_failed_csv",
 ]

@@ -53,6 +53,7 @@ class Seen:
     method: str
     path: str
     auth: str
+    body: bytes = b""
 
 
 Script = Callable[[int, web.Request], Reply]
@@ -70,7 +71,7 @@ class ScriptedServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         n = len(self.seen)
         self.seen.append(Seen(asyncio.get_running_loop().time(), request.method, request.path,
-                              request.headers.get("Authorization", "")))
+                              request.headers.get("Authorization", ""), await request.read()))
         reply = self.script(n, request)
         if reply.drop:
             assert request.transport is not None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from .._api import run_async
 from ..engine.config import RunConfig
-from ..engine.run import run_async
 from ..engine.summary import RunSummary
 from ..fake.sample import sample_fake_config, write_sample_data
 from ..fake.server import FakeConfig, FakeHubSpot

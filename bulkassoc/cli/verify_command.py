@@ -38,7 +38,8 @@ def verify_command(
     token = os.environ.get(token_env, "")
     if not token.strip():
         fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
-    from ..verify.run import VerifyConfig, verify_async
+    from .._api import verify_async
+    from ..verify.config import VerifyConfig
 
     try:
         config = VerifyConfig(

@@ -12,7 +12,7 @@ from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..pacing.rate import Rate
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig", "resolve_token"]
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -20,6 +20,16 @@ DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
 class ConfigError(ValueError):
     """A setting the user must fix (exit 2). The message says what to do."""
+
+
+def resolve_token(token: str | None, token_env: str, *, required: bool, hint: str = "") -> str:
+    """The access token: the one given, else the environment variable `token_env`."""
+    if token is None:
+        token = os.environ.get(token_env, "")
+    if required and not token.strip():
+        raise ConfigError(f"no access token: pass token=... or set the environment variable {token_env} to your "
+                          f"HubSpot private app / service key token{hint}")
+    return token
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,7 @@ class RunConfig:
     format: Literal["csv", "jsonl"] | None = None
     ledger: str | os.PathLike[str] | None = None  # default: INPUT.ledger.sqlite
     base_url: str = DEFAULT_BASE_URL
-    token: str = field(default="", repr=False)
+    token: str | None = field(default=None, repr=False)  # None: read from $token_env
     token_env: str = DEFAULT_TOKEN_ENV  # only for messages: where the token came from
     rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, learn the limit from HubSpot's headers
     concurrency: int = 8
@@ -78,11 +88,12 @@ class RunConfig:
             object.__setattr__(self, "base_url", check_base_url(self.base_url))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if not self.dry_run and not self.token.strip():
-            raise ConfigError(
-                f"no access token: set the environment variable {self.token_env} to your HubSpot "
-                "private app / service key token (or use --dry-run)"
-            )
+        object.__setattr__(self, "token", resolve_token(self.token, self.token_env, required=not self.dry_run,
+                                                        hint=" (or use --dry-run)"))
+
+    @property
+    def access_token(self) -> str:
+        return self.token or ""
 
     @property
     def ledger_path(self) -> Path:

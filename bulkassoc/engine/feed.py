@@ -1,93 +1,98 @@
 """Reader → ledger admission → bounded queue: the intake half of a run.
 
 Chunks of rows are read on a thread (`ChunkPump`), admitted by the ledger in one transaction each
-(dedup and resume), checked (types), and queued as units: one row each, or per-pair batches in
+(dedup and resume), vetted (types), and queued as units: one row each, or per-pair batches in
 batch mode. The bounded queue is the backpressure: reading pauses while the workers are busy.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from ..ledger.store import Admission, Key, line_key
+from ..hubspot.halt import Halt
+from ..ledger.store import Key, Ledger, line_key
 from ..rows.pump import ChunkPump
 from ..rows.reader import InvalidRow, Row, RowReader
 from .batcher import Batcher
-from .checks import RunLike, drop_unknown_types, drop_unwritable
-from .config import RunConfig
+from .tally import RunTally
 
-__all__ = ["CHUNK", "FeedRun", "admit", "chunk_size", "dry_feed", "feed", "invalid_key"]
+__all__ = ["CHUNK", "FeedPlan", "admit", "chunk_size", "dry_feed", "feed", "invalid_key"]
 
 CHUNK = 2048  # rows read and admitted per ledger transaction
 
-
-class FeedRun(RunLike, Protocol):
-    reader: RowReader
-    queue: asyncio.Queue[list[Row] | None]
+Item = Row | InvalidRow
 
 
-def admit(run: FeedRun, chunk: list[Row | InvalidRow]) -> Admission:
-    """Ask the ledger which rows of a chunk still need sending, and count the rest."""
+@dataclass(frozen=True, slots=True)
+class FeedPlan:
+    chunk_rows: int  # rows per read
+    workers: int  # one end-of-input marker per worker
+    batch_size: int | None = None  # batch mode: rows per unit; None: one row per unit
+    linger: float = 0.5  # batch mode: seconds a partial batch waits for more rows
+
+
+def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: bool, resend: bool) -> list[Row]:
+    """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`."""
     items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, it.reason)
              for it in chunk]
-    adm = run.ledger.admit(items, run.config.retry_failed, run.config.resend)
-    run.tally.add(adm, len(chunk))
-    return adm
+    adm = ledger.admit(items, retry_failed, resend)
+    tally.add(adm, len(chunk))
+    return [chunk[i] for i in adm.to_send]  # type: ignore[misc]  # the ledger admits only valid rows
 
 
-async def feed(run: FeedRun) -> None:
-    """Read, admit and queue units: one row each, or per-pair batches in batch mode."""
+async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]],
+               vet: Callable[[list[Row]], Awaitable[list[Row]]], queue: asyncio.Queue[list[Row] | None],
+               halt: Halt, plan: FeedPlan) -> None:
+    """Read, admit, vet and queue units: one row each, or per-pair batches in batch mode."""
     loop = asyncio.get_running_loop()
-    pump: ChunkPump[Row | InvalidRow] = ChunkPump(run.reader.read_chunk, chunk_size(run.config))
-    batcher = Batcher(run.config.batch_size, run.config.batch_linger) if run.batched else None
-    next_chunk: asyncio.Future[list[Row | InvalidRow]] = asyncio.ensure_future(pump.next())
+    pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, plan.chunk_rows)
+    batcher = Batcher(plan.batch_size, plan.linger) if plan.batch_size is not None else None
+    next_chunk: asyncio.Future[list[Item]] = asyncio.ensure_future(pump.next())
     try:
-        while not run.halt.is_set():
+        while not halt.is_set():
             if batcher is not None and len(batcher):
                 # a slow trickle (stdin): send partial batches that waited long enough
                 await asyncio.wait([next_chunk], timeout=batcher.linger)
                 for unit in batcher.due(loop.time()):
-                    await run.queue.put(unit)
+                    await queue.put(unit)
                 if not next_chunk.done():
                     continue
             chunk = await next_chunk
             if not chunk:
                 break
             next_chunk = asyncio.ensure_future(pump.next())
-            adm = admit(run, chunk)
-            rows = drop_unwritable(run, [chunk[i] for i in adm.to_send])  # type: ignore[misc]  # admitted = valid
-            if run.config.preflight:
-                rows = await drop_unknown_types(run, rows)
+            rows = await vet(admit_chunk(chunk))
             for row in rows:
-                if run.halt.is_set():
+                if halt.is_set():
                     break
                 if batcher is None:
-                    await run.queue.put([row])
+                    await queue.put([row])
                 elif (full := batcher.add(row, loop.time())) is not None:
-                    await run.queue.put(full)
-        if batcher is not None and not run.halt.is_set():
+                    await queue.put(full)
+        if batcher is not None and not halt.is_set():
             for rest in batcher.drain():
-                await run.queue.put(rest)
+                await queue.put(rest)
     finally:
         next_chunk.cancel()
         pump.stop()
-    for _ in range(run.config.concurrency):
-        await run.queue.put(None)
+    for _ in range(plan.workers):
+        await queue.put(None)
 
 
-def chunk_size(config: RunConfig) -> int:
+def chunk_size(input_name: str) -> int:
     """Rows per read. A pipe may trickle (a producer writing as it goes): read it row by row, so
     a row is sent as soon as it arrives instead of waiting for a full chunk."""
-    return 1 if str(config.input) == "-" else CHUNK
+    return 1 if input_name == "-" else CHUNK
 
 
-async def dry_feed(run: FeedRun) -> None:
+async def dry_feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]) -> None:
     """Read, validate and admit everything against a scratch copy of the ledger; send nothing."""
-    pump: ChunkPump[Row | InvalidRow] = ChunkPump(run.reader.read_chunk, CHUNK)
+    pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, CHUNK)
     try:
         while chunk := await pump.next():
-            admit(run, chunk)
+            admit_chunk(chunk)
     finally:
         pump.stop()
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+
+from ..hubspot.halt import EXIT_2_REASONS, AbortReason
 
 __all__ = ["EXIT_2_REASONS", "AbortReason", "RunSummary", "format_duration"]
 
-# contract: auth, daily_limit, interrupted, unreachable (exit 3). Additions: ledger (exit 3, the ledger
-# could not be written), and, before any write (exit 2): input, portal, types.
-AbortReason = Literal["auth", "daily_limit", "interrupted", "unreachable", "ledger", "input", "portal", "types"]
-EXIT_2_REASONS = frozenset({"input", "portal", "types"})
 
 
 @dataclass(frozen=True)

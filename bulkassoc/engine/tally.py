@@ -1,4 +1,4 @@
-"""Running counts of one run."""
+"""Running counts of one run's rows (its requests are counted by the paced caller)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from ..ledger.store import Admission
 
-__all__ = ["Tally"]
+__all__ = ["RunTally"]
 
 
 @dataclass(slots=True)
-class Tally:
+class RunTally:
     rows: int = 0
     invalid: int = 0
     duplicates: int = 0
@@ -20,10 +20,6 @@ class Tally:
     succeeded: int = 0
     failed: int = 0
     unsent_failures: int = 0  # failed without a request (unknown association type)
-    requests: int = 0  # association writes sent
-    retries: int = 0
-    throttled: int = 0
-    checks: int = 0  # preflight and label reads
     splits: int = 0  # batches split in halves to isolate bad rows
 
     def add(self, adm: Admission, rows: int) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..rows.pump import ChunkPump
 from ..rows.reader import InvalidRow, Key, Row, RowReader
 from .match import norm_id
-from .summary import Tally
+from .summary import VerifyTally
 
 __all__ = ["Chunk", "ChunkLimits", "fill_chunks"]
 
@@ -40,7 +40,7 @@ class Chunk:
         return len(self.rows) < limits.chunk_rows and (from_id in self.ids or len(self.ids) < limits.max_ids)
 
 
-async def fill_chunks(reader: RowReader, queue: asyncio.Queue[Chunk | None], tally: Tally, limits: ChunkLimits,
+async def fill_chunks(reader: RowReader, queue: asyncio.Queue[Chunk | None], tally: VerifyTally, limits: ChunkLimits,
                       workers: int) -> None:
     """Read the whole input, counting into `tally`; put its chunks on `queue`, then one None per worker."""
     pump: ChunkPump[Row | InvalidRow] = ChunkPump(reader.read_chunk, limits.read_rows)

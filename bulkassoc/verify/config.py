@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
-from ..engine.config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, ConfigError
+from ..engine.config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, ConfigError, resolve_token
 from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..pacing.rate import Rate
@@ -26,12 +26,13 @@ class VerifyConfig:
     from_type: str | None = None
     format: Literal["csv", "jsonl"] | None = None
     base_url: str = DEFAULT_BASE_URL
-    token: str = field(default="", repr=False)
+    token: str | None = field(default=None, repr=False)  # None: read from $token_env
     token_env: str = DEFAULT_TOKEN_ENV
     rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, pace from X-HubSpot-RateLimit-* headers
     concurrency: int = 8
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
+    daily_reserve: int | None = None  # daily quota to leave for other integrations (None: 1% of it)
     missing_out: str | os.PathLike[str] | None = None
     handle_signals: bool = False
     stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
@@ -43,12 +44,16 @@ class VerifyConfig:
             raise ConfigError(f"--from-type {self.from_type!r} is not an object type (e.g. partner_services, 0-1)")
         if self.concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.daily_reserve is not None and self.daily_reserve < 0:
+            raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")
         if not self.timeout > 0:
             raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")
         try:
             object.__setattr__(self, "base_url", check_base_url(self.base_url))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if not self.token.strip():
-            raise ConfigError(f"no access token: set the environment variable {self.token_env} to your HubSpot "
-                              "private app / service key token")
+        object.__setattr__(self, "token", resolve_token(self.token, self.token_env, required=True))
+
+    @property
+    def access_token(self) -> str:
+        return self.token or ""

@@ -19,10 +19,10 @@ Counts: `read` data rows; `invalid` of them skipped (never checked, no effect on
 again and counted again); `rows` = `present` + `missing`, the distinct valid rows decided;
 `unchecked` rows that could not be decided (a batch read that failed for good, or an abort).
 
-Requests go through the same rolling-window limiter (paced by the headers with `--rate auto`) and
-retry ladder as `run`: 429 pauses every worker; 423/477/5xx/no answer back off up to
-`max_attempts`, then the rows of the fromIds that read was for stay unchecked (so do those of a
-read answered 400 or 404); 401/403 and the daily limit stop the verify (exit 3), so does an
+Requests go through the paced caller (`hubspot/caller.py`), as `run`'s do: the same limiter (paced by
+the headers with `--rate auto`), daily reserve, token masking and retry ladder: 429 pauses every worker;
+423/477/5xx/no answer back off up to `max_attempts`, then the rows of the fromIds that read was for stay
+unchecked (so do those of a read answered 400 or 404); 401/403 and the daily limit stop the verify (exit 3), so does an
 unreachable API.
 """
 
@@ -35,48 +35,43 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import IO, Any
 
-from .. import __version__
 from ..engine.config import ConfigError
 from ..engine.shutdown import install_signal_handlers, wind_down
-from ..engine.summary import AbortReason
-from ..hubspot.client import open_session
+from ..hubspot.caller import Caller, CallerConfig, make_mask
+from ..hubspot.halt import Halt, Halted
 from ..rows.reader import InputError, RowReader
 from .chunks import Chunk, ChunkLimits, fill_chunks
 from .config import VerifyConfig
 from .match import settle, take_page, wanted_of
-from .read import BatchReads, Unchecked, read_body, read_url
-from .summary import MISSING_COLUMNS, Tally, VerifySummary, summarize
+from .read import Unchecked, read_body, read_page
+from .summary import MISSING_COLUMNS, VerifySummary, VerifyTally, summarize
 
-__all__ = ["MISSING_COLUMNS", "VerifyConfig", "VerifySummary", "verify", "verify_async"]
+__all__ = ["MISSING_COLUMNS", "VerifyConfig", "VerifySummary", "verify_async"]
 
 # Read when a verify starts (so a test can lower them).
-MAX_IDS = 1000  # HubSpot's batch-read cap: inputs per request (HUBSPOT_API.md §6)
+MAX_IDS = 1000  # HubSpot's batch-read cap: inputs per request (docs/hubspot-api.md)
 CHUNK_ROWS = 10_000  # rows per chunk, so one fromId with many rows cannot grow a chunk without bound
 OPEN_ROWS = 50_000  # rows held in chunks still filling, over all (fromType, toType) groups
 READ_CHUNK = 512  # rows per read from the input thread
 
 
 class _Verify:
-    """One verify: a producer that reads the input into chunks (`_verify_chunks`), and workers that read
-    each chunk back (`_verify_read`) and decide its rows (`_verify_match`)."""
+    """One verify: a producer that reads the input into chunks (`chunks`), and workers that read
+    each chunk back through the paced caller (`read`) and decide its rows (`match`)."""
 
     def __init__(self, config: VerifyConfig, reader: RowReader, out: IO[str] | None,
-                 rand: Callable[[], float]) -> None:
+                 rand: Callable[[], float], version: str) -> None:
         self.config = config
         self.reader = reader
         self.writer = csv.writer(out) if out is not None else None
-        self.tally = Tally()
-        self.reads = BatchReads(config, self.tally, rand, self.stop)
+        self.tally = VerifyTally()
+        self.halt = Halt(make_mask(config.access_token))
+        self.caller = Caller(CallerConfig(
+            base_url=config.base_url, token=config.access_token, token_env=config.token_env, rate=config.rate,
+            concurrency=config.concurrency, timeout=config.timeout, retry=config.retry,
+            daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand)
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.concurrency)
-        self.halt = asyncio.Event()
-        self.aborted: AbortReason | None = None
-        self.message = ""
         self.problem = ""  # the first reason rows were left unchecked
-
-    def stop(self, reason: AbortReason, message: str) -> None:
-        if self.aborted is None:
-            self.aborted, self.message = reason, message
-        self.halt.set()
 
     async def produce(self) -> None:
         limits = ChunkLimits(max_ids=MAX_IDS, chunk_rows=CHUNK_ROWS, open_rows=OPEN_ROWS, read_rows=READ_CHUNK)
@@ -89,14 +84,13 @@ class _Verify:
     async def check(self, chunk: Chunk) -> None:
         """Read back the chunk's fromIds, page by page, until every row is decided."""
         wanted = wanted_of(chunk.rows)
-        url = read_url(self.config.base_url, chunk.from_type, chunk.to_type)
         cursors: dict[str, str | None] = dict.fromkeys(chunk.ids)
         try:
             while cursors:
-                answer = await self.read(url, read_body(cursors), chunk)
+                answer = await read_page(self.caller, read_body(cursors), chunk)
                 cursors = take_page(answer, cursors, wanted)
         except Unchecked as exc:  # the fromIds still being paged stay unchecked; the others are decided
-            self.problem = self.problem or str(exc)
+            self.problem = self.problem or self.caller.mask(str(exc))
         missing, unchecked = settle(chunk.rows, cursors, wanted)
         self.tally.present += len(chunk.rows) - unchecked - len(missing)
         self.tally.missing += len(missing)
@@ -104,34 +98,29 @@ class _Verify:
             missing.sort(key=lambda r: r.line)
             self.writer.writerows([r.from_type, r.from_id, r.to_type, r.to_id, r.type, r.line] for r in missing)
 
-    async def read(self, url: str, body: bytes, chunk: Chunk) -> dict[str, Any]:
-        """One batch read with the retry ladder (`BatchReads.read`)."""
-        return await self.reads.read(url, body, chunk)
-
     async def guarded(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
             await coro
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Halted):
             pass
         except InputError as exc:
-            self.stop("input", str(exc))
+            self.halt.stop("input", str(exc))
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
-        self.reads.session = session = open_session(
-            self.config.token, concurrency=self.config.concurrency, timeout=self.config.timeout,
-            user_agent=f"bulkassoc/{__version__}")
-        async with session:
+        async with self.caller:
             producer = loop.create_task(self.guarded(self.produce()))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.config.concurrency)]
-            # nothing to save on a halt (a chunk's rows are written when it is done): no grace, no busy set
-            await wind_down(producer, workers, self.halt, set(), 0.0)
+            # nothing to save on a halt (a chunk's rows are written when it is done): no grace
+            await wind_down(producer, workers, self.halt.event, self.caller.busy, 0.0)
 
     def summary(self, elapsed: float) -> VerifySummary:
-        return summarize(self.tally, elapsed, self.aborted, self.message, self.problem, self.config.missing_out)
+        return summarize(self.tally, self.caller.count("read"), elapsed, self.halt.reason, self.halt.message,
+                         self.problem, self.config.missing_out)
 
 
-async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None = None) -> VerifySummary:
+async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None = None,
+                       version: str = "0") -> VerifySummary:
     """Check every row of the input against HubSpot; write the missing ones to `config.missing_out`.
 
     Raises InputError for an unusable input and ConfigError for an unwritable `missing_out`, before
@@ -148,11 +137,11 @@ async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None
                 raise ConfigError(f"cannot write --missing-out {os.fspath(config.missing_out)}: "
                                   f"{exc.strerror or exc}") from None
         try:
-            job = _Verify(config, reader, out, rand or random.Random().random)
+            job = _Verify(config, reader, out, rand or random.Random().random, version)
             if job.writer is not None:
                 job.writer.writerow(MISSING_COLUMNS)
-            remove_signals = (install_signal_handlers(job.stop, job.halt, set()) if config.handle_signals
-                              else (lambda: None))
+            remove_signals = (install_signal_handlers(job.halt.stop, job.halt.event, job.caller.busy)
+                              if config.handle_signals else (lambda: None))
             try:
                 await job.main()
             finally:
@@ -161,8 +150,3 @@ async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None
             if out is not None:
                 out.close()
         return job.summary(loop.time() - started)
-
-
-def verify(config: VerifyConfig) -> VerifySummary:
-    """`verify_async` in a fresh event loop."""
-    return asyncio.run(verify_async(config))

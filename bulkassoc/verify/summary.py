@@ -1,4 +1,4 @@
-"""What `bulkassoc verify` reports: the running `Tally`, the final `VerifySummary` and its exit code, and the
+"""What `bulkassoc verify` reports: the running `VerifyTally`, the final `VerifySummary` and its exit code, and the
 columns of the `--missing-out` CSV (see `_verify` for what the counts mean)."""
 
 from __future__ import annotations
@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
-from ..engine.summary import AbortReason, format_duration
+from ..engine.summary import format_duration
+from ..hubspot.caller import CallCounts
+from ..hubspot.halt import AbortReason
 
-__all__ = ["MISSING_COLUMNS", "Tally", "VerifySummary", "summarize"]
+__all__ = ["MISSING_COLUMNS", "VerifySummary", "VerifyTally", "summarize"]
 
 MISSING_COLUMNS = ["fromType", "fromId", "toType", "toId", "type", "line"]
 
@@ -60,20 +62,17 @@ class VerifySummary:
 
 
 @dataclass(slots=True)
-class Tally:
+class VerifyTally:
     read: int = 0
     invalid: int = 0
     duplicates: int = 0
     distinct: int = 0  # distinct valid rows put into chunks
     present: int = 0
     missing: int = 0
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
 
 
-def summarize(t: Tally, elapsed: float, aborted: AbortReason | None, message: str, problem: str,
-              missing_out: str | os.PathLike[str] | None) -> VerifySummary:
+def summarize(t: VerifyTally, reads: CallCounts, elapsed: float, aborted: AbortReason | None, message: str,
+              problem: str, missing_out: str | os.PathLike[str] | None) -> VerifySummary:
     """The summary of a verify that counted `t`; `message`: why it aborted; `problem`: the first reason
     rows were left unchecked."""
     unchecked = t.distinct - t.present - t.missing  # given up on, or still undecided at an abort
@@ -85,8 +84,8 @@ def summarize(t: Tally, elapsed: float, aborted: AbortReason | None, message: st
         code = 0
     return VerifySummary(
         rows=t.present + t.missing, present=t.present, missing=t.missing, invalid=t.invalid,
-        duplicates=t.duplicates, unchecked=unchecked, read=t.read, requests=t.requests, retries=t.retries,
-        throttled=t.throttled, elapsed_s=elapsed, aborted=aborted, exit_code=code,
+        duplicates=t.duplicates, unchecked=unchecked, read=t.read, requests=reads.requests, retries=reads.retries,
+        throttled=reads.throttled, elapsed_s=elapsed, aborted=aborted, exit_code=code,
         message=message or (f"{unchecked:,} rows could not be checked: {problem}" if unchecked else ""),
         missing_out=None if missing_out is None else os.fspath(missing_out),
     )

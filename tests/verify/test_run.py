@@ -185,27 +185,23 @@ async def test_chunks_of_at_most_1000_ids(tmp_path: Path) -> None:
 async def test_chunk_limits_bound_what_is_held(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_verify, "MAX_IDS", 2)
     monkeypatch.setattr(_verify, "CHUNK_ROWS", 3)
-    seen: list[list[str]] = []
 
     def script(n: int, request: web.Request) -> Reply:
         return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": "x", "completedAt": "x"})
 
     async with ScriptedServer(script) as server:
-        orig = _verify._Verify.read
 
-        async def spy(self: _verify._Verify, url: str, body: bytes, chunk: Any) -> dict[str, Any]:
-            seen.append([i["id"] for i in orjson.loads(body)["inputs"]])
-            return await orig(self, url, body, chunk)
+        def read_ids() -> list[list[str]]:
+            return [[i["id"] for i in orjson.loads(s.body)["inputs"]] for s in server.seen if s.method == "POST"]
 
-        monkeypatch.setattr(_verify._Verify, "read", spy)
         # five ids → three reads of at most two ids; one id with four rows → two reads
         src = write_csv(tmp_path / "in.csv", [*simple_rows(5), *[["9", "contacts", str(t), "1"] for t in range(4)]])
         s = await verify_async(config(src, server.url, concurrency=1))
         assert counts(s) == (9, 0, 9, 0)
-        assert sorted(seen) == sorted([["1000", "1001"], ["1002", "1003"], ["1004", "9"], ["9"]])
+        assert sorted(read_ids()) == sorted([["1000", "1001"], ["1002", "1003"], ["1004", "9"], ["9"]])
 
         # rows still filling their chunks are capped overall: the biggest open chunk goes first
-        seen.clear()
+        server.seen.clear()
         monkeypatch.setattr(_verify, "MAX_IDS", 1000)
         monkeypatch.setattr(_verify, "CHUNK_ROWS", 1000)
         monkeypatch.setattr(_verify, "OPEN_ROWS", 3)
@@ -215,7 +211,7 @@ async def test_chunk_limits_bound_what_is_held(tmp_path: Path, monkeypatch: pyte
         ], header=("fromType", "fromId", "toType", "toId", "type"))
         s = await verify_async(config(src, server.url, from_type=None, concurrency=1))
         assert counts(s) == (4, 0, 4, 0)
-        assert seen == [["1", "3", "4"], ["2"]]
+        assert read_ids() == [["1", "3", "4"], ["2"]]
 
 
 # ------------------------------------------------------------------------------------ outcomes, aborts

@@ -1,0 +1,241 @@
+"""THE paced caller: every request bulkassoc sends to HubSpot goes through `Caller.call`.
+
+It owns what every request shares: the session (and the token in its headers), the rolling-window
+limiter, the header pacer (`--rate auto`, other clients in the window), the daily guard
+(`--daily-reserve`), the streak of requests that got no answer at all ("unreachable"), the pool-wide
+pause after a 429, the retries with backoff (a halt cuts every wait short), and the masking of the
+token in everything that came from outside (a gateway may echo the request's headers back).
+
+`call` returns an `Answer` (the request's final outcome, what the `judge` made of it, and how many
+attempts it took), or raises `Halted` when the command stops: on a 401/403, a spent daily quota, an
+unreachable API, or a halt from outside (a signal). Writes, preflight and label reads, verify's batch
+reads, and every later kind of request (lookups, reads before writes, deletes) use it; no command keeps
+a retry loop of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..pacing.headers import AUTO_START, DailyGuard, HeaderPacer
+from ..pacing.limiter import RollingWindowLimiter
+from ..pacing.rate import Rate
+from .client import Response, open_session, request
+from .halt import Halt, Halted
+from .outcomes import Kind, Outcome, RetryPolicy, backoff_delay
+
+__all__ = ["Answer", "CallCounts", "Caller", "CallerConfig", "Judge", "make_mask", "pass_through"]
+
+_V = TypeVar("_V")
+Judge = Callable[[Outcome, Response | None], tuple[Outcome, _V]]
+"""What an answer means for the request as a whole: (its outcome, a payload for the command)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerConfig:
+    """What the caller needs of a command's configuration. `token` never appears in repr()."""
+
+    base_url: str
+    token: str = dataclasses.field(repr=False)
+    token_env: str  # only for messages: where the token came from
+    rate: Rate | None  # None: `--rate auto`
+    concurrency: int
+    timeout: float
+    retry: RetryPolicy
+    daily_reserve: int | None
+    user_agent: str
+
+
+@dataclass(slots=True)
+class CallCounts:
+    """Requests of one purpose ("write", "check", "read", …): sent, of them resent, answered 429."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[_V]):
+    outcome: Outcome  # final: SUCCESS, PERMANENT, or the last RETRY / THROTTLED / AUTH when retries ran out
+    payload: _V | None  # the judge's, or None when retries ran out before an answer settled the request
+    sent: int  # attempts on the wire
+
+
+def pass_through(outcome: Outcome, response: Response | None) -> tuple[Outcome, Response | None]:
+    """The default judge: the answer's own outcome, and the response as the payload."""
+    return outcome, response
+
+
+def make_mask(token: str) -> Callable[[str], str]:
+    """A function that replaces the token in text that came from outside."""
+    if not token:
+        return str
+
+    def mask(text: str) -> str:
+        return text.replace(token, "[token]") if token in text else text
+
+    return mask
+
+
+class Caller:
+    """One command's requests to HubSpot. Use as `async with Caller(config, halt, rand=...) as caller`."""
+
+    def __init__(self, config: CallerConfig, halt: Halt, *, rand: Callable[[], float]) -> None:
+        self.config = config
+        self.halt = halt
+        self._rand = rand
+        self.limiter = RollingWindowLimiter(config.rate or AUTO_START)
+        self.pacer = HeaderPacer(self.limiter, config.rate, concurrency=config.concurrency)
+        self.daily = DailyGuard(config.daily_reserve)
+        self.busy: set[asyncio.Task[Any]] = set()  # tasks with a request on the wire
+        self.transport_streak = 0  # consecutive requests that got no HTTP answer
+        self.time_zone: str | None = None  # the account's, for the daily-limit message (set by the preflight)
+        self.counts: dict[str, CallCounts] = {}
+        self.mask = make_mask(config.token)
+        self._token_bytes = config.token.encode() if config.token else b""
+        self._session: Any = None
+
+    async def __aenter__(self) -> Caller:
+        c = self.config
+        self._session = open_session(c.token, concurrency=c.concurrency, timeout=c.timeout, user_agent=c.user_agent)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def count(self, purpose: str) -> CallCounts:
+        counts = self.counts.get(purpose)
+        if counts is None:
+            counts = self.counts[purpose] = CallCounts()
+        return counts
+
+    @property
+    def throttled(self) -> int:
+        return sum(c.throttled for c in self.counts.values())
+
+    # -- one request, to the end ----------------------------------------------------------------
+    async def call(self, method: str, path: str, body: bytes | None, *, judge: Judge[_V], purpose: str = "write",
+                   scope: str = "", forbidden_ok: bool = False) -> Answer[_V]:
+        """Send one request until an answer settles it.
+
+        Throttles pause every request of the command and are resent (up to `max_throttles`); retryable
+        answers back off and are resent (up to `max_attempts`); then the last outcome is returned with no
+        payload. 401, 403 (unless `forbidden_ok`: a read whose scope is optional), a spent daily quota and
+        an unreachable API stop the command: `Halted`. `scope` names the scope the request needs, for the
+        403 message. `judge` says what an answer means for the request as a whole (a batch answer that
+        cannot be read is a RETRY, say); `pass_through` keeps the answer as it is.
+        """
+        policy = self.config.retry
+        counts = self.count(purpose)
+        tries = throttles = sent = 0
+        while True:
+            outcome, response = await self._send(method, self.config.base_url + path, body, counts)
+            sent += 1
+            counts.requests += 1
+            counts.retries += sent > 1
+            whole, payload = judge(outcome, response)
+            whole = self._masked(whole)
+            kind = whole.kind
+            if kind is Kind.SUCCESS or kind is Kind.PERMANENT:
+                return Answer(whole, payload, sent)
+            if kind is Kind.AUTH:
+                if forbidden_ok and whole.status == 403:
+                    return Answer(whole, None, sent)
+                self.halt.stop("auth", self.auth_message(whole, scope))
+                raise Halted
+            if kind is Kind.DAILY_LIMIT:
+                self.stop_daily("HubSpot's daily request limit for this account is spent (429 DAILY)")
+                raise Halted
+            if kind is Kind.THROTTLED:
+                throttles += 1
+                if throttles >= policy.max_throttles:
+                    return Answer(whole, None, sent)
+                continue  # the limiter holds every request until the window has passed
+            tries += 1  # Kind.RETRY
+            self._give_up_if_unreachable(whole, tries)
+            if tries >= policy.max_attempts:
+                return Answer(whole, None, sent)
+            await self.nap(max(backoff_delay(tries, self._rand(), base=policy.backoff_base, cap=policy.backoff_cap),
+                               whole.wait or 0.0))
+
+    async def _send(self, method: str, url: str, body: bytes | None,
+                    counts: CallCounts) -> tuple[Outcome, Response | None]:
+        """One attempt through the limiter and the daily guard; marks this task busy while on the wire."""
+        assert self._session is not None, "use the caller as `async with caller:`"
+        await self.limiter.acquire()
+        if self.halt.is_set():
+            raise Halted
+        if not self.daily.may_start(len(self.busy)):
+            self.stop_daily(f"HubSpot's daily quota is down to the reserve of {self.daily.reserve:,} requests "
+                            f"(--daily-reserve) kept for the account's other integrations")
+            raise Halted
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self.busy.add(task)
+        started = loop.time()
+        self.pacer.note_start(started)
+        try:
+            outcome, response = await request(self._session, method, url, body=body)
+        finally:
+            self.busy.discard(task)
+        if response is None:
+            self.transport_streak += 1
+        else:
+            self.transport_streak = 0
+            self.pacer.observe(response.headers, started)
+            self.daily.observe(response.headers)
+            if self._token_bytes and self._token_bytes in response.body:
+                response = dataclasses.replace(response, body=response.body.replace(self._token_bytes, b"[token]"))
+        if outcome.kind is Kind.THROTTLED:
+            counts.throttled += 1
+            self.limiter.pause(10.0 if outcome.wait is None else outcome.wait)
+        return outcome, response
+
+    # -- waiting and stopping -------------------------------------------------------------------
+    async def nap(self, seconds: float) -> None:
+        """Sleep on the loop clock; a halt cuts it short (`Halted`: the work stays pending)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.halt.wait(), seconds)
+        if self.halt.is_set():
+            raise Halted
+
+    def _give_up_if_unreachable(self, outcome: Outcome, tries: int) -> None:
+        """Stop the command when nothing answers at all, instead of burning every request's attempts."""
+        streak = self.transport_streak
+        if streak >= max(10, 2 * self.config.concurrency) or (
+                tries >= self.config.retry.max_attempts and streak >= tries):
+            self.halt.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
+            raise Halted
+
+    def stop_daily(self, why: str) -> None:
+        zone = f" ({self.time_zone})" if self.time_zone else ""
+        self.halt.stop("daily_limit", f"{why}; the quota resets at midnight in the account's time zone{zone}; "
+                       "rerun then to resume")
+
+    def auth_message(self, outcome: Outcome, scope: str) -> str:
+        if outcome.status == 401:
+            return (f"HubSpot rejected the access token (401 {outcome.category or 'INVALID_AUTHENTICATION'}); "
+                    f"check the token in ${self.config.token_env}")
+        reported = ", ".join(outcome.scopes)
+        scope_text = f"the app needs the scope {scope}" if scope else "the app lacks a required scope"
+        if reported and reported != scope:
+            scope_text += f" (HubSpot asked for: {reported})"
+        return (f"HubSpot refused the request (403 {outcome.category or 'MISSING_SCOPES'}): {scope_text}; "
+                "add it to the private app or service key and rerun")
+
+    def _masked(self, outcome: Outcome) -> Outcome:
+        token = self.config.token
+        if token and (token in outcome.message or token in outcome.category or token in outcome.correlation_id):
+            mask = self.mask
+            return dataclasses.replace(outcome, message=mask(outcome.message), category=mask(outcome.category),
+                                       correlation_id=mask(outcome.correlation_id))
+        return outcome
