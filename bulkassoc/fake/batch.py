@@ -1,5 +1,5 @@
 """The fake HubSpot's labelled association writes: v4 batch create and the labelled PUT, in the v4 and
-the date-versioned paths (HUBSPOT_API.md §4-§6; HubSpot-public-api-spec-collection,
+the date-versioned paths (docs/hubspot-api.md §4-§6; HubSpot-public-api-spec-collection,
 CRM/Associations/Rollouts/130902/{v4,2026-03,2026-09}/associations.json).
 
 - `POST /crm/v4/associations/{from}/{to}/batch/create`: 201 when every input was created, else 207
@@ -18,18 +18,19 @@ each created association counts in `associations_stored` (when new) and `put_cou
 
 Choices where HubSpot is silent (all (I)):
 - Request bodies are checked first, as HubSpot's deserialiser does; a malformed body is a 400 for the
-  whole request (messages modelled on the observed ones in §4: missing body, invalid JSON, missing
-  fields; a non-array PUT body gets the `HashSet<AssociationSpec>` message without a `category`, as
+  whole request (messages modelled on the observed ones in docs/hubspot-api.md §4: missing body, invalid
+  JSON, missing fields; a non-array PUT body gets the `HashSet<AssociationSpec>` message without a `category`, as
   observed). An empty `AssociationSpec[]` is a 400 too.
-- More than 2,000 inputs (MAX_CREATE_INPUTS, §6) is a 400 VALIDATION_ERROR for the whole batch; an
-  empty `inputs` list is answered as an empty success.
+- More than 2,000 inputs (MAX_CREATE_INPUTS, docs/hubspot-api.md §6) is a 400 VALIDATION_ERROR for the
+  whole batch; an empty `inputs` list is answered as an empty success.
 - Unknown IDs: the PUT answers 400 VALIDATION_ERROR with `INVALID_OBJECT_IDS` (the observed v4 body),
   not 404; in a batch each failed input gets its own `StandardError` of that shape (`status` "error",
   `category`, `message`, `context` naming the bad ID, `errors`, `links`), and nothing names its index.
   A type the fake does not allow for the pair fails the same way, naming the toId (as observed for a
   wrong-direction type).
 - No `Location` header on the PUT's 201 (the shared `_respond` sends none; clients ignore it).
-- `labels` lists the §7 label of each HubSpot-defined type when it has one, else nothing.
+- `labels` lists the label (docs/hubspot-api.md §7) of each HubSpot-defined type when it has one, else
+  nothing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""HubSpot-shaped response bodies for the fake server (see shared HUBSPOT_API.md §3, §4, §5).
+"""HubSpot-shaped response bodies for the fake server (docs/hubspot-api.md §3, §4, §5).
 
-Each builder returns the encoded JSON body. Where the fact sheet quotes a real body we copy it; where
-it says "not found" the comment says what we picked instead.
+Each builder returns the encoded JSON body. Where that page quotes a real body we copy it; where
+HubSpot says nothing the comment says what we picked instead.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def write_scope(object_type: str) -> str:
     """The write scope HubSpot names for an object type, e.g. crm.objects.partner-services.write.
 
     Custom objects (`p_…` names, `2-…` type IDs) share HubSpot's single `crm.objects.custom.write` scope.
-    Deliberately not shared with the client's `_retry.required_scope`: the fake models HubSpot on its
+    Deliberately not shared with the client's `hubspot/outcomes.required_scope`: the fake models HubSpot on its
     own, so a mistake in one cannot hide in the other.
     """
     if object_type.startswith(("p_", "2-")):

@@ -22,7 +22,7 @@ def canonical_type(name: str) -> str:
     return _ALIASES.get(low, low)
 
 
-# HUBSPOT_API.md §7 (the v4 guide's table): typeId → label (None = unlabeled) per (from, to). Used by
+# docs/hubspot-api.md §7 (the v4 guide's table): typeId → label (None = unlabeled) per (from, to). Used by
 # the labels endpoint when the fake is not seeded with association types. The partner objects' IDs
 # are not published (not found), so they are absent here.
 HUBSPOT_DEFINED_LABELS: dict[tuple[str, str], dict[int, str | None]] = {

@@ -9,11 +9,12 @@ Choices where HubSpot is silent (all (I)):
   from the v3 batch read in hubspot-api-python#135; the v4 size is not documented).
 - A fromId without associations, or that does not exist, is reported under `errors` of a 207
   (`NO_ASSOCIATIONS_FOUND` / `OBJECT_NOT_FOUND`, `context.fromObjectId`), not as an empty `to`.
-- More than 1,000 inputs (HUBSPOT_API.md §6: "rejected with an error") is a 400 VALIDATION_ERROR.
+- More than 1,000 inputs (docs/hubspot-api.md §6: "rejected with an error") is a 400 VALIDATION_ERROR.
 - `after` is opaque: base64 of "fromId:offset"; one that does not belong to its id is a 400.
 - `toObjectId` is a string, as in the current spec. A type stored as a name (`contact_to_company`)
   has no typeId the fake could know: it is listed with typeId 0, category USER_DEFINED, the name as
-  label. Numeric types are HUBSPOT_DEFINED with the §7 label when the fake knows one.
+  label. Numeric types are HUBSPOT_DEFINED with their label (docs/hubspot-api.md §7) when the fake knows
+  one.
 """
 
 from __future__ import annotations

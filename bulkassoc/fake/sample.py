@@ -5,8 +5,8 @@ into a temporary directory, and the IDs the fake knows always agree. Each file h
 that succeed: exact duplicate rows, malformed rows (never sent), rows whose fromId or toId HubSpot
 does not know (404), and rows that use the reverse direction's association type (400).
 
-HubSpot publishes no association type IDs for partner_services/partner_clients (HUBSPOT_API.md §7),
-so the four IDs below are made up for the demo; a real portal's come from
+HubSpot publishes no association type IDs for partner_services/partner_clients (docs/hubspot-api.md
+§7), so the four IDs below are made up for the demo; a real portal's come from
 `GET /crm/v4/associations/{fromType}/{toType}/labels`.
 """
 

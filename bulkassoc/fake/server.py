@@ -3,7 +3,7 @@
 Serves the v3 association PUT and read-back, the account-info and v4 labels endpoints a preflight uses,
 and `/__fake__/stats`; enforces a rolling window and a daily budget with HubSpot's headers and 429
 bodies; injects 5xx, dropped connections, 423 locks and latency, deterministically for a seed.
-Facts come from the shared HUBSPOT_API.md; where it says "not found", the comment says what we chose.
+Facts come from docs/hubspot-api.md; where HubSpot says nothing, the comment says what we chose.
 
 Choices where HubSpot is silent:
 - Auth failures (401) are not counted in the window or the daily budget: HubSpot meters per app, and a

@@ -1,10 +1,10 @@
 """Request builders for the association endpoints: (method, path, body) from rows, no I/O.
 
-Endpoint families (HUBSPOT_API.md §5-§6; HubSpot-public-api-spec-collection, CRM/Associations
+Endpoint families (docs/hubspot-api.md §5-§6; HubSpot-public-api-spec-collection, CRM/Associations
 Rollouts/130902 `v4`, `2026-03` and `2026-09`):
 
 - `v3`: single `PUT /crm/v3/objects/{from}/{fromId}/associations/{to}/{toId}/{type}`, no body;
-  batch: as v4 (batch mode is v4 batch create, CONTRACT.md; v3's batch takes type names).
+  batch: as v4 (batch mode is v4 batch create, README "Batch mode"; v3's batch takes type names).
 - `v4`: single `PUT /crm/v4/objects/{from}/{fromId}/associations/{to}/{toId}` with `AssociationSpec[]`;
   batch `POST /crm/v4/associations/{from}/{to}/batch/create`.
 - `YYYY-MM`: single `PUT /crm/objects/{ver}/{from}/{fromId}/associations/{to}/{toId}` with
@@ -16,7 +16,7 @@ order. v3 takes a type name or an ID in the path; every other form needs a numer
 is a ValueError naming the row's line (resolve names before building, e.g. with the labels API).
 
 Date versions: any `YYYY-MM` from 2026-03 on. HubSpot's migration guide names 2026-03 and 2026-09 as
-the targets (HUBSPOT_API.md §5); the spec's 2025-09 has the same paths, but we do not offer it.
+the targets (docs/hubspot-api.md §5); the spec's 2025-09 has the same paths, but we do not offer it.
 
 Paths are relative to the base URL; every path segment is percent-quoted.
 """
@@ -48,7 +48,7 @@ Api = Literal["v3", "v4", "2026-09"]
 """The endpoint families the CLI offers by name; any `YYYY-MM` ≥ FIRST_DATE_VERSION is accepted too."""
 
 MAX_BATCH = 2000
-"""HubSpot's documented cap on inputs per batch create (HUBSPOT_API.md §6)."""
+"""HubSpot's documented cap on inputs per batch create (docs/hubspot-api.md §6)."""
 
 FIRST_DATE_VERSION = "2026-03"
 

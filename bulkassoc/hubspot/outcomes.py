@@ -181,6 +181,6 @@ def classify_transport_error(category: str, message: str) -> Outcome:
 def required_scope(object_type: str) -> str:
     """The write scope HubSpot wants for associations from `object_type`.
 
-    partner_services → crm.objects.partner-services.write (HUBSPOT_API.md §7).
+    partner_services → crm.objects.partner-services.write (docs/hubspot-api.md §7).
     """
     return f"crm.objects.{object_type.lower().replace('_', '-')}.write"

@@ -1,13 +1,14 @@
 """Reading and validating input rows (CSV or JSONL), streamed, with physical line numbers.
 
-See CONTRACT.md, "Input rows". A `RowReader` yields, in input order, one `Row` per valid data row and one
-`InvalidRow` per row that must be recorded as failed (with its line number and a one-line reason).
+The input format is in the README ("Usage"), the field rules in `validate.py`. A `RowReader` yields, in
+input order, one `Row` per valid data row and one `InvalidRow` per row that must be recorded as failed
+(with its line number and a one-line reason).
 Blank rows are skipped. The only exception that leaves a reader is `InputError` (the input as a whole is
 unusable); everything row-level becomes an `InvalidRow`.
 
-This module is the facade the rest of the package imports from. The parts: the types in `_row_types`,
-the field rules and reasons in `_validate`, the format readers (written flat: they are on the hot path
-of a rerun) in `_csv_rows` and `_jsonl_rows`.
+This module is the facade the rest of the package imports from. The parts: the types in `types.py`,
+the field rules and reasons in `validate.py`, the format readers (written flat: they are on the hot path
+of a rerun) in `csv_format.py` and `jsonl_format.py`.
 """
 
 from __future__ import annotations
