@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bulkassoc import Rate
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
-from bulkassoc.pacing.rate import Rate
 
 from .._support import TOKEN, acli, cli, simple_rows, write_csv
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from bulkassoc import RetryPolicy, RunConfig, run_async
+from bulkassoc import Rate, RetryPolicy, RunConfig, run_async
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
-from bulkassoc.pacing.rate import Rate
 
 from .._support import TOKEN, acli, simple_rows, write_csv
 

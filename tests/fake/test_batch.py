@@ -10,12 +10,12 @@ import aiohttp
 import orjson
 import pytest
 
+from bulkassoc import Rate
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.fake.state import FakeStats
 from bulkassoc.hubspot.batch_answers import settle_batch
 from bulkassoc.hubspot.endpoints import batch_request, single_request
 from bulkassoc.hubspot.outcomes import Kind, classify_response
-from bulkassoc.pacing.rate import Rate
 from bulkassoc.rows.reader import Row
 
 from .._support import Answer, Clock

@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bulkassoc import Rate
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.fake.state import FakeStats
-from bulkassoc.pacing.rate import Rate
 
 from .._support import Answer, Clock
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from bulkassoc import RetryPolicy
 from bulkassoc.hubspot.outcomes import (
     Kind,
-    RetryPolicy,
     backoff_delay,
     classify_response,
     classify_transport_error,

@@ -24,12 +24,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bulkassoc import RunConfig, run_async
+from bulkassoc import InputError, Rate, RunConfig, run_async, write_failed_csv
 from bulkassoc.fake.names import canonical_type
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
-from bulkassoc.ledger.report import write_failed_csv
-from bulkassoc.pacing.rate import Rate
-from bulkassoc.rows.reader import InputError, InvalidRow, Row, RowReader
+from bulkassoc.rows.reader import InvalidRow, Row, RowReader
 
 from ._harness import TOKEN, Key, Result, fake_process, last_json, ledger_rows, num, run
 

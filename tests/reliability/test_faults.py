@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from bulkassoc import Rate
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
-from bulkassoc.pacing.rate import Rate
 
 from ._harness import (
     FAST,

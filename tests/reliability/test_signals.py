@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bulkassoc import Rate
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
-from bulkassoc.pacing.rate import Rate
 
 from ._harness import (
     FAST,

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 import bulkassoc.rows.reader as rows_mod
-from bulkassoc.rows.reader import (
-    MAX_FIELD_CHARS,
-    Format,
-    InputError,
-    InvalidRow,
-    Row,
-    RowReader,
-)
+from bulkassoc import InputError
+from bulkassoc.rows.reader import MAX_FIELD_CHARS, Format, InvalidRow, Row, RowReader
 
 from ._helpers import (
     ASSOC_TYPE_RE,

@@ -13,12 +13,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkassoc.rows.reader import (
-    InputError,
-    InvalidRow,
-    Row,
-    RowReader,
-)
+from bulkassoc import InputError
+from bulkassoc.rows.reader import InvalidRow, Row, RowReader
 
 from ._helpers import (
     ASSOC_TYPE_RE,

@@ -13,14 +13,8 @@ from typing import Any
 
 import pytest
 
-from bulkassoc.rows.reader import (
-    Format,
-    InputError,
-    Row,
-    RowReader,
-    count_data_lines,
-    detect_format,
-)
+from bulkassoc import InputError
+from bulkassoc.rows.reader import Format, Row, RowReader, count_data_lines, detect_format
 
 from ._helpers import (
     HEADER,

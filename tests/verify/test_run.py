@@ -13,10 +13,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from bulkassoc.engine.config import ConfigError
+from bulkassoc import ConfigError, Rate, RetryPolicy
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
-from bulkassoc.hubspot.outcomes import RetryPolicy
-from bulkassoc.pacing.rate import Rate
 from bulkassoc.verify import run as _verify
 from bulkassoc.verify.run import MISSING_COLUMNS, VerifyConfig, VerifySummary, verify_async
 
