@@ -13,10 +13,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from bulkassoc import ConfigError, Rate, RetryPolicy
+from bulkassoc import ConfigError, Rate, RetryPolicy, VerifyConfig, VerifySummary, verify_async
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.verify import run as _verify
-from bulkassoc.verify.run import MISSING_COLUMNS, VerifyConfig, VerifySummary, verify_async
+from bulkassoc.verify.run import MISSING_COLUMNS
 
 from .._support import TOKEN, Reply, ScriptedServer, acli, simple_rows, write_csv, write_jsonl
 
@@ -86,7 +86,7 @@ async def test_dropped_writes_are_reported_missing_and_a_resend_fixes_them(tmp_p
         assert [r["line"] for r in records] == [str(i + 2) for i in range(3, 40, 8)]  # header is line 1
         assert {r["type"] for r in records} == {"1"}
 
-        fake._drop_writes.clear()  # HubSpot's hiccup is over; what it lost must be sent again
+        fake.portal.drop_writes.clear()  # HubSpot's hiccup is over; what it lost must be sent again
         puts = fake.stats.puts
         resend = "--resend" in (await acli("run", "--help")).stdout
         # the lead's `--resend` re-sends rows the ledger records as done; until it lands, a fresh ledger
