@@ -6,14 +6,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bulkassoc")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
-
 from ._api import run, run_async, verify, verify_async
+from ._version import __version__
 from .engine.config import ConfigError, RunConfig
 from .engine.summary import RunSummary
 from .hubspot.outcomes import RetryPolicy

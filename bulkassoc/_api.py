@@ -8,18 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from ._version import __version__
 from .engine.config import RunConfig
 from .engine.summary import RunSummary
 from .verify.config import VerifyConfig
 from .verify.summary import VerifySummary
 
 __all__ = ["run", "run_async", "verify", "verify_async"]
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = None) -> RunSummary:
@@ -30,7 +25,7 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
     """
     from .engine.run import run_async as engine_run
 
-    return await engine_run(config, rand=rand, version=_version())
+    return await engine_run(config, rand=rand, version=__version__)
 
 
 def run(config: RunConfig) -> RunSummary:
@@ -50,7 +45,7 @@ async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None
     """
     from .verify.run import verify_async as engine_verify
 
-    return await engine_verify(config, rand=rand, version=_version())
+    return await engine_verify(config, rand=rand, version=__version__)
 
 
 def verify(config: VerifyConfig) -> VerifySummary:

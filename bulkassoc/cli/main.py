@@ -12,7 +12,7 @@ import sys
 import click
 import orjson
 
-from .. import __version__
+from .._version import __version__
 from ..engine.config import ConfigError, RunConfig
 from ..hubspot.outcomes import RetryPolicy
 from ..ledger.store import LedgerError

@@ -11,7 +11,7 @@ CRM/Associations/Rollouts/130902/{v4,2026-03,2026-09}/associations.json).
   `LabelsBetweenObjectPair`.
 
 `{ver}` is a date version `YYYY-MM` from 2026-03 on; any other is a 404. Every call goes through
-`FakeHubSpot._api` (auth, window, daily budget, latency, faults), so a batch is ONE request for the
+the server's request wrapper (auth, window, daily budget, latency, faults), so a batch is ONE request for the
 rate window and the daily budget whatever its size. `stats.batch_requests` counts the batch creates
 that reached the endpoint and `stats.batch_inputs` their inputs (bodies that parse, up to the cap);
 each created association counts in `associations_stored` (when new) and `put_counts`, as a v3 PUT does.
@@ -38,16 +38,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from bulkassoc.fake import bodies as bodies
-from bulkassoc.fake.names import HUBSPOT_DEFINED_LABELS, canonical_type
-
-if TYPE_CHECKING:
-    from bulkassoc.fake.server import FakeHubSpot, _Call
+from . import bodies
+from .names import HUBSPOT_DEFINED_LABELS, canonical_type
+from .portal import Portal
+from .reply import Call, Reply, Wrap
 
 __all__ = ["FIRST_DATE_VERSION", "MAX_CREATE_INPUTS", "add_routes"]
 
@@ -63,15 +62,15 @@ _TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "
 _Spec = tuple[str, int]  # (associationCategory, associationTypeId)
 
 
-def add_routes(app: web.Application, fake: FakeHubSpot) -> None:
-    """Register this module's endpoints on the fake's app, each wrapped in `fake._api`."""
+def add_routes(app: web.Application, portal: Portal, wrap: Wrap) -> None:
+    """Register this module's endpoints on the fake's app, each wrapped in the server's `wrap`."""
 
-    def bind(handler: Callable[[FakeHubSpot, web.Request, _Call], Awaitable[bytes]]
+    def bind(handler: Callable[[Portal, web.Request, Call], Awaitable[bytes]]
              ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def inner(request: web.Request, call: _Call) -> bytes:
-            return await handler(fake, request, call)
+        async def inner(request: web.Request, call: Call) -> bytes:
+            return await handler(portal, request, call)
 
-        return fake._api(inner)
+        return wrap(inner)
 
     pair = "{from_type}/{to_type}/batch/create"
     put = "{from_type}/{from_id}/associations/{to_type}/{to_id}"
@@ -84,13 +83,11 @@ def add_routes(app: web.Application, fake: FakeHubSpot) -> None:
 # ------------------------------------------------------------------------------------------ endpoints
 
 
-async def _batch_create(fake: FakeHubSpot, request: web.Request, call: _Call) -> bytes:
-    from bulkassoc.fake.server import _Reply
-
+async def _batch_create(fake: Portal, request: web.Request, call: Call) -> bytes:
     version = _version(request, call)
     from_type, to_type = (canonical_type(request.match_info[k]) for k in ("from_type", "to_type"))
     fake.stats.batch_requests += 1
-    _check_scope(fake, from_type, call)
+    fake.check_scope(from_type, call)
     inputs = _batch_inputs(await request.read(), call)
     fake.stats.batch_inputs += len(inputs)
     results: list[dict[str, Any]] = []
@@ -109,47 +106,43 @@ async def _batch_create(fake: FakeHubSpot, request: web.Request, call: _Call) ->
         body["errors"] = errors
     if version is not None and version >= _ONLY_200_FROM:
         return orjson.dumps(body)
-    raise _Reply(207 if errors else 201, orjson.dumps(body))
+    raise Reply(207 if errors else 201, orjson.dumps(body))
 
 
-async def _put_labelled(fake: FakeHubSpot, request: web.Request, call: _Call) -> bytes:
-    from bulkassoc.fake.server import _Reply
-
+async def _put_labelled(fake: Portal, request: web.Request, call: Call) -> bytes:
     _version(request, call)
     m = request.match_info
     from_type, to_type = canonical_type(m["from_type"]), canonical_type(m["to_type"])
     from_id, to_id = m["from_id"], m["to_id"]
-    _check_scope(fake, from_type, call)
+    fake.check_scope(from_type, call)
     specs = _put_specs(await request.read(), call)
     problem = _problem(fake, from_type, from_id, to_type, to_id, specs)
     if problem is not None:
-        raise _Reply(400, orjson.dumps({"status": "error", "message": "One or more associations are invalid",
+        raise Reply(400, orjson.dumps({"status": "error", "message": "One or more associations are invalid",
                                         "correlationId": call.cid, "context": problem["context"],
                                         "category": "VALIDATION_ERROR"}))
     _store(fake, from_type, from_id, to_type, to_id, specs)
-    raise _Reply(201, orjson.dumps(_pair(from_type, from_id, to_type, to_id, specs)))
+    raise Reply(201, orjson.dumps(_pair(from_type, from_id, to_type, to_id, specs)))
 
 
 # ------------------------------------------------------------------------------------- request bodies
 
 
 def _reply(status: int, message: str, cid: str, *, category: str | None = "VALIDATION_ERROR") -> Exception:
-    from bulkassoc.fake.server import _Reply
-
     body: dict[str, Any] = {"status": "error", "message": message, "correlationId": cid}
     if category is not None:
         body["category"] = category
-    return _Reply(status, orjson.dumps(body))
+    return Reply(status, orjson.dumps(body))
 
 
-def _version(request: web.Request, call: _Call) -> str | None:
+def _version(request: web.Request, call: Call) -> str | None:
     version = request.match_info.get("version")
     if version is not None and (_DATE_VERSION.fullmatch(version) is None or version < FIRST_DATE_VERSION):
         raise _reply(404, f"Unknown API version {version!r}", call.cid, category="OBJECT_NOT_FOUND")
     return version
 
 
-def _load(raw: bytes, call: _Call) -> Any:
+def _load(raw: bytes, call: Call) -> Any:
     if not raw.strip():
         raise _reply(400, "Invalid JSON input: a request body was expected, but none found", call.cid)
     try:
@@ -158,7 +151,7 @@ def _load(raw: bytes, call: _Call) -> Any:
         raise _reply(400, f"Invalid input JSON on line {e.lineno}, column {e.colno}: {e.msg}", call.cid) from None
 
 
-def _specs(value: Any, call: _Call) -> list[_Spec]:
+def _specs(value: Any, call: Call) -> list[_Spec]:
     """An `AssociationSpec[]`: a list of {associationCategory, associationTypeId}, at least one."""
     if not isinstance(value, list):
         token = "String value (token `JsonToken.VALUE_STRING`)" if isinstance(value, str) else "a non-array value"
@@ -186,7 +179,7 @@ def _specs(value: Any, call: _Call) -> list[_Spec]:
     return out
 
 
-def _put_specs(raw: bytes, call: _Call) -> list[_Spec]:
+def _put_specs(raw: bytes, call: Call) -> list[_Spec]:
     return _specs(_load(raw, call), call)
 
 
@@ -202,7 +195,7 @@ def _object_id(value: Any) -> str | None:
     return ident if isinstance(ident, str) and ident else None
 
 
-def _batch_inputs(raw: bytes, call: _Call) -> list[tuple[str, str, list[_Spec]]]:
+def _batch_inputs(raw: bytes, call: Call) -> list[tuple[str, str, list[_Spec]]]:
     data = _load(raw, call)
     inputs = data.get("inputs") if isinstance(data, dict) else None
     if not isinstance(inputs, list):
@@ -227,25 +220,13 @@ def _batch_inputs(raw: bytes, call: _Call) -> list[tuple[str, str, list[_Spec]]]
 # ------------------------------------------------------------------------------------------- checks
 
 
-def _check_scope(fake: FakeHubSpot, from_type: str, call: _Call) -> None:
-    from bulkassoc.fake.server import _Reply
-
-    if fake._scopes is not None and from_type not in fake._scopes:
-        raise _Reply(403, bodies.missing_scope(from_type, call.cid))
-
-
-def _exists(fake: FakeHubSpot, object_type: str, object_id: str) -> bool:
-    # As FakeHubSpot._check_exists: non-numeric IDs never exist.
-    return object_id.isdigit() and (fake._known is None or object_id in fake._known.get(object_type, ()))
-
-
-def _problem(fake: FakeHubSpot, from_type: str, from_id: str, to_type: str, to_id: str,
+def _problem(fake: Portal, from_type: str, from_id: str, to_type: str, to_id: str,
              specs: list[_Spec]) -> dict[str, Any] | None:
     """The StandardError for one input (pair + specs), or None when it can be created."""
     for object_type, object_id in ((from_type, from_id), (to_type, to_id)):
-        if not _exists(fake, object_type, object_id):
+        if not fake.exists(object_type, object_id):
             return _invalid(object_type, object_id)
-    allowed = None if fake._types is None else fake._types.get((from_type, to_type), frozenset())
+    allowed = None if fake.types is None else fake.types.get((from_type, to_type), frozenset())
     if allowed is not None and any(str(type_id) not in allowed for _, type_id in specs):
         return _invalid(to_type, to_id)
     return None
@@ -262,13 +243,9 @@ def _invalid(object_type: str, object_id: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ writes
 
 
-def _store(fake: FakeHubSpot, from_type: str, from_id: str, to_type: str, to_id: str, specs: list[_Spec]) -> None:
-    dropped = (from_type, from_id, to_type, to_id) in fake._drop_writes
+def _store(fake: Portal, from_type: str, from_id: str, to_type: str, to_id: str, specs: list[_Spec]) -> None:
     for _, type_id in specs:
-        key = (from_type, from_id, to_type, to_id, str(type_id))
-        fake.stats.put_counts[key] += 1
-        if not dropped and fake._store.add(key):
-            fake.stats.associations_stored += 1
+        fake.write((from_type, from_id, to_type, to_id, str(type_id)))
 
 
 def _pair(from_type: str, from_id: str, to_type: str, to_id: str, specs: list[_Spec]) -> dict[str, Any]:

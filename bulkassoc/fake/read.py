@@ -22,16 +22,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from bulkassoc.fake import bodies as bodies
-from bulkassoc.fake.names import HUBSPOT_DEFINED_LABELS, canonical_type
-
-if TYPE_CHECKING:
-    from bulkassoc.fake.server import FakeHubSpot, _Call
+from . import bodies
+from .names import HUBSPOT_DEFINED_LABELS, canonical_type
+from .portal import Portal
+from .reply import Call, Reply
 
 __all__ = ["MAX_READ_INPUTS", "batch_read"]
 
@@ -61,21 +60,19 @@ def _input_error(category: str, sub: str, message: str, from_id: str) -> dict[st
             "context": {"fromObjectId": [from_id]}, "errors": [], "links": {}}
 
 
-async def batch_read(fake: FakeHubSpot, request: web.Request, call: _Call) -> bytes:
-    """The endpoint body, run inside `FakeHubSpot._api` (auth, window, faults already passed)."""
-    from bulkassoc.fake.server import _Reply
-
+async def batch_read(fake: Portal, request: web.Request, call: Call) -> bytes:
+    """The endpoint body, run inside the server's request wrapper (auth, window, faults already passed)."""
     from_type = canonical_type(request.match_info["from_type"])
     to_type = canonical_type(request.match_info["to_type"])
     try:
         data = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        raise _Reply(400, bodies.bad_request("Invalid input JSON: the body is not JSON", call.cid)) from None
+        raise Reply(400, bodies.bad_request("Invalid input JSON: the body is not JSON", call.cid)) from None
     inputs = data.get("inputs") if isinstance(data, dict) else None
     if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in inputs):
-        raise _Reply(400, bodies.bad_request('Invalid input JSON: expected {"inputs":[{"id":"…"}]}', call.cid))
+        raise Reply(400, bodies.bad_request('Invalid input JSON: expected {"inputs":[{"id":"…"}]}', call.cid))
     if len(inputs) > MAX_READ_INPUTS:
-        raise _Reply(400, bodies.bad_request(
+        raise Reply(400, bodies.bad_request(
             f"Batch input size {len(inputs)} exceeds the limit of {MAX_READ_INPUTS} inputs", call.cid))
     page_size = max(1, fake.config.read_page_size)
     labels = HUBSPOT_DEFINED_LABELS.get((from_type, to_type), {})
@@ -87,15 +84,15 @@ async def batch_read(fake: FakeHubSpot, request: web.Request, call: _Call) -> by
         if after is not None:
             found = _offset(from_id, after) if isinstance(after, str) else None
             if found is None:
-                raise _Reply(400, bodies.bad_request(f"Invalid paging cursor for id {from_id}: {after!r}",
+                raise Reply(400, bodies.bad_request(f"Invalid paging cursor for id {from_id}: {after!r}",
                                                      call.cid))
             offset = found
-        if not from_id.isdigit() or (fake._known is not None and from_id not in fake._known.get(from_type, ())):
+        if not fake.exists(from_type, from_id):
             errors.append(_input_error("OBJECT_NOT_FOUND", "crm.associations.OBJECT_NOT_FOUND",
                                        f"{bodies.object_label(from_type)}={from_id} does not exist", from_id))
             continue
         targets: dict[str, list[str]] = {}
-        for to_id, assoc_type in fake._store.page(from_type, from_id, to_type, 0, _ALL)[0]:
+        for to_id, assoc_type in fake.store.page(from_type, from_id, to_type, 0, _ALL)[0]:
             targets.setdefault(to_id, []).append(assoc_type)
         if not targets:
             errors.append(_input_error("OBJECT_NOT_FOUND", "crm.associations.NO_ASSOCIATIONS_FOUND",
@@ -112,7 +109,7 @@ async def batch_read(fake: FakeHubSpot, request: web.Request, call: _Call) -> by
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
-        raise _Reply(207, orjson.dumps(body))
+        raise Reply(207, orjson.dumps(body))
     return orjson.dumps(body)
 
 

@@ -82,14 +82,14 @@ everything else (VALIDATION_ERROR and unknown categories: a per-input rejection 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
 from ..rows.reader import Row
+from .error_ids import ErrorIds, RowIds, matches, norm_id
 from .outcomes import Kind, Outcome, classify_response
 
 __all__ = ["MAX_SPLIT_DEPTH", "SPLIT_STATUSES", "BatchVerdict", "halves", "settle_batch", "split_depth"]
@@ -100,11 +100,6 @@ _MESSAGE_LIMIT = 500
 _CONTEXT_VALUES = 3  # context values quoted per key in a failure message
 _UNCONFIRMED = "UNCONFIRMED"
 
-# A digit run that is not part of a word ("b12"), a type ID ("0-1", "2-123") or a decimal ("1.5").
-_ID_TOKEN = re.compile(r"(?<![\w-])(?<!\d\.)\d+(?![\w-])(?!\.\d)")
-_INPUT_INDEX = re.compile(r"inputs\[(\d+)\]")
-_LABELLED_ID = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9_]*=(\d+)(?![\w-])(?!\.\d)")  # CONTACT=38374264688
-_SKIP_KEY_PARTS = ("type", "trace", "correlation", "request", "scope", "link", "category")
 _CATEGORY_STATUS = {"OBJECT_NOT_FOUND": 404, "CONFLICT": 409}
 
 
@@ -146,7 +141,7 @@ def settle_batch(status: int, body: bytes, headers: Mapping[str, str], rows: Seq
     if len(rows) <= 1:
         return BatchVerdict(per_row=[(row, outcome) for row in rows])
     data = _parse(body) or {}
-    named = _matches(_ErrorIds.of(data, strict=True), _RowIds(rows))
+    named = matches(ErrorIds.of(data, strict=True), RowIds(rows))
     if named:
         failed = [(row, outcome) for i, row in enumerate(rows) if i in named]
         return BatchVerdict(per_row=failed, resend=[row for i, row in enumerate(rows) if i not in named])
@@ -180,14 +175,14 @@ def _settle_2xx(status: int, body: bytes, headers: Mapping[str, str], rows: list
 
 def _per_row(status: int, data: Mapping[str, object], errors: list[dict[str, object]], declared: int,
              rows: list[Row], cid: str) -> list[tuple[Row, Outcome]]:
-    ids = _RowIds(rows)
+    ids = RowIds(rows)
     confirmed = _result_pairs(data.get("results"))
     pair_rows = Counter(ids.pairs)
     first_error: dict[int, Outcome] = {}
     unplaced: list[Outcome] = []
     for error in errors:
         outcome = _error_outcome(error, cid)
-        hits = _matches(_ErrorIds.of(error), ids)
+        hits = matches(ErrorIds.of(error), ids)
         if not hits:
             unplaced.append(outcome)
         for i in sorted(hits):
@@ -253,106 +248,10 @@ def _result_pairs(results: object) -> Counter[tuple[str, str]]:
             frm = item["from"].get("id")
         if to is None and isinstance(item.get("to"), dict):
             to = item["to"].get("id")
-        f, t = _norm_id(frm), _norm_id(to)
+        f, t = norm_id(frm), norm_id(to)
         if f is not None and t is not None:
             pairs[(f, t)] += 1
     return pairs
-
-
-# ---------------------------------------------------------------------------------------- ID matching
-
-
-class _RowIds:
-    """Normalised IDs of a batch's rows, and which rows hold each ID on each side."""
-
-    def __init__(self, rows: Sequence[Row]) -> None:
-        self.count = len(rows)
-        self.pairs: list[tuple[str, str]] = []
-        self.by_from: dict[str, list[int]] = {}
-        self.by_to: dict[str, list[int]] = {}
-        for i, row in enumerate(rows):
-            f, t = _strip_zeros(row.from_id), _strip_zeros(row.to_id)
-            self.pairs.append((f, t))
-            self.by_from.setdefault(f, []).append(i)
-            self.by_to.setdefault(t, []).append(i)
-
-
-@dataclass(slots=True)
-class _ErrorIds:
-    """The ID tokens one error names, by the side they may mean, and input indexes it names."""
-
-    from_ids: set[str] = field(default_factory=set)
-    to_ids: set[str] = field(default_factory=set)
-    either: set[str] = field(default_factory=set)
-    indexes: set[int] = field(default_factory=set)
-
-    @classmethod
-    def of(cls, error: Mapping[str, object], *, strict: bool = False) -> _ErrorIds:
-        """`strict`: from messages take only `LABEL=ID` tokens (for whole-request errors, whose messages
-        carry line numbers and limits more often than IDs)."""
-        ids = cls()
-        ids._add_error(error, strict)
-        for detail in _list(error.get("errors")):
-            if isinstance(detail, dict):
-                ids._add_error(detail, strict)
-                where = detail.get("in")
-                if isinstance(where, str):
-                    ids.indexes.update(int(n) for n in _INPUT_INDEX.findall(where))
-        return ids
-
-    def _add_error(self, error: Mapping[str, object], strict: bool) -> None:
-        message = error.get("message")
-        if isinstance(message, str):
-            if strict:
-                self.either.update(_strip_zeros(token) for token in _LABELLED_ID.findall(message))
-            else:
-                self.either.update(_tokens([message]))
-        context = error.get("context")
-        if not isinstance(context, dict):
-            return
-        for key, values in context.items():
-            low = str(key).lower()
-            if any(part in low for part in _SKIP_KEY_PARTS):
-                continue
-            texts = [v for v in (values if isinstance(values, list) else [values]) if isinstance(v, (str, int))]
-            found = _tokens(texts)
-            target = self.from_ids if low.startswith("from") else self.to_ids if low.startswith("to") else self.either
-            target.update(found)
-
-
-def _matches(error: _ErrorIds, ids: _RowIds) -> set[int]:
-    hits = {i for i in error.indexes if i < ids.count}
-    for token in error.from_ids | error.either:
-        hits.update(ids.by_from.get(token, ()))
-    for token in error.to_ids | error.either:
-        hits.update(ids.by_to.get(token, ()))
-    return hits
-
-
-def _tokens(values: Iterable[str | int]) -> set[str]:
-    found: set[str] = set()
-    for value in values:
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            found.add(str(value))
-            continue
-        found.update(_strip_zeros(token) for token in _ID_TOKEN.findall(value))
-    return found
-
-
-def _strip_zeros(value: str) -> str:
-    return value.lstrip("0") or "0"
-
-
-def _norm_id(value: object) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return _strip_zeros(value.strip())
-    return None
 
 
 # -------------------------------------------------------------------------------------------- parsing

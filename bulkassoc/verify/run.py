@@ -49,7 +49,7 @@ from .summary import MISSING_COLUMNS, VerifySummary, VerifyTally, summarize
 __all__ = ["MISSING_COLUMNS", "VerifyConfig", "VerifySummary", "verify_async"]
 
 # Read when a verify starts (so a test can lower them).
-MAX_IDS = 1000  # HubSpot's batch-read cap: inputs per request (docs/hubspot-api.md)
+MAX_IDS = 1000  # HubSpot's batch-read cap: inputs per request (docs/hubspot-api.md §6)
 CHUNK_ROWS = 10_000  # rows per chunk, so one fromId with many rows cannot grow a chunk without bound
 OPEN_ROWS = 50_000  # rows held in chunks still filling, over all (fromType, toType) groups
 READ_CHUNK = 512  # rows per read from the input thread

@@ -1,0 +1,50 @@
+"""`Portal`: the fake HubSpot's state, as the endpoint modules see it: what it stores, counts and
+allows (scopes, known records, association types), and the checks every write shares."""
+
+from __future__ import annotations
+
+from . import bodies
+from .config import FakeConfig
+from .names import canonical_type
+from .reply import Call, Reply
+from .state import AssociationKey, AssociationStore, FakeStats
+
+__all__ = ["Portal"]
+
+
+class Portal:
+    """The public state object handed to the endpoint modules (they never see the server)."""
+
+    def __init__(self, config: FakeConfig) -> None:
+        self.config = config
+        self.stats = FakeStats()
+        self.store = AssociationStore()
+        self.scopes = None if config.scopes is None else frozenset(canonical_type(t) for t in config.scopes)
+        self.known = None if config.known_ids is None else {
+            canonical_type(t): frozenset(ids) for t, ids in config.known_ids.items()}
+        self.types = None if config.association_types is None else {
+            (canonical_type(f), canonical_type(t)): frozenset(ids)
+            for (f, t), ids in config.association_types.items()}
+        self.drop_writes = {(canonical_type(f), fid, canonical_type(t), tid) for f, fid, t, tid in config.drop_writes}
+
+    def exists(self, object_type: str, object_id: str) -> bool:
+        """Non-numeric IDs never exist: HubSpot record IDs are decimal digit strings."""
+        return object_id.isdigit() and (self.known is None or object_id in self.known.get(object_type, ()))
+
+    def check_exists(self, object_type: str, object_id: str, call: Call) -> None:
+        if not self.exists(object_type, object_id):
+            raise Reply(404, bodies.object_not_found(object_type, object_id, call.cid))
+
+    def check_scope(self, from_type: str, call: Call) -> None:
+        if self.scopes is not None and from_type not in self.scopes:
+            raise Reply(403, bodies.missing_scope(from_type, call.cid))
+
+    def allows(self, from_type: str, to_type: str, assoc_type: str) -> bool:
+        return self.types is None or assoc_type in self.types.get((from_type, to_type), ())
+
+    def write(self, key: AssociationKey) -> None:
+        """Store one association (unless the config drops this pair's writes), counting the write."""
+        from_type, from_id, to_type, to_id, _ = key
+        self.stats.put_counts[key] += 1
+        if (from_type, from_id, to_type, to_id) not in self.drop_writes and self.store.add(key):
+            self.stats.associations_stored += 1
