@@ -100,6 +100,15 @@ class ScriptedServer:
         return [s for s in self.seen if s.method == "PUT"]
 
 
+async def wait_for_requests(server: ScriptedServer, n: int, *, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the server has seen `n` requests."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(server.seen) < n:
+        assert loop.time() < deadline, f"the server saw {len(server.seen)} requests, not {n}, within {timeout} s"
+        await asyncio.sleep(0.01)
+
+
 def write_csv(path: Path, rows: Iterable[Iterable[object]],
               header: tuple[str, ...] = ("fromId", "toType", "toId", "type")) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:

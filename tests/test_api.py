@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import bulkassoc
-from bulkassoc import RunConfig, parse_rate, run
+from bulkassoc import ConfigError, RunConfig, VerifyConfig, parse_rate, run, verify
 
 from ._support import simple_rows, write_csv
 
@@ -37,3 +40,31 @@ def test_blocking_run_dry(tmp_path: Path) -> None:
     summary = run(RunConfig(src, from_type="partner_services", dry_run=True))
     assert (summary.rows, summary.would_send, summary.exit_code) == (4, 4, 0)
     assert summary.to_dict()["aborted"] is None
+
+
+def test_token_none_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_HUBSPOT_TOKEN", "pat-from-env")
+    assert RunConfig("links.csv", token_env="MY_HUBSPOT_TOKEN").token == "pat-from-env"
+    assert VerifyConfig("links.csv", token_env="MY_HUBSPOT_TOKEN").token == "pat-from-env"
+    assert RunConfig("links.csv", token="given", token_env="MY_HUBSPOT_TOKEN").token == "given"
+
+
+@pytest.mark.parametrize("make", [RunConfig, VerifyConfig], ids=["run", "verify"])
+def test_no_token_anywhere_says_where_to_put_one(monkeypatch: pytest.MonkeyPatch, make: type) -> None:
+    monkeypatch.delenv("NO_SUCH_TOKEN_VAR", raising=False)
+    with pytest.raises(ConfigError, match=r"token=\.\.\. or set the environment variable NO_SUCH_TOKEN_VAR"):
+        make("links.csv", token_env="NO_SUCH_TOKEN_VAR")
+
+
+@pytest.mark.parametrize("call", [run, verify], ids=["run", "verify"])
+async def test_blocking_call_inside_a_running_loop_says_to_await(tmp_path: Path, call: Callable[..., object]) -> None:
+    """One clear RuntimeError, and no 'coroutine was never awaited' warning (warnings are errors here)."""
+    src = write_csv(tmp_path / "links.csv", simple_rows(2))
+    config = (RunConfig(src, from_type="partner_services", dry_run=True) if call is run
+              else VerifyConfig(src, from_type="partner_services", token="t"))
+    with pytest.raises(RuntimeError, match=r"await bulkassoc\.(run|verify)_async\(config\)"):
+        call(config)
+
+
+def test_verify_is_public() -> None:
+    assert {"verify", "verify_async", "VerifyConfig", "VerifySummary"} <= set(bulkassoc.__all__)

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from ..pacing.headers import AUTO_START, DailyGuard, HeaderPacer
 from ..pacing.limiter import RollingWindowLimiter
 from ..pacing.rate import Rate
@@ -193,8 +195,7 @@ class Caller:
             self.transport_streak = 0
             self.pacer.observe(response.headers, started)
             self.daily.observe(response.headers)
-            if self._token_bytes and self._token_bytes in response.body:
-                response = dataclasses.replace(response, body=response.body.replace(self._token_bytes, b"[token]"))
+            response = self._masked_response(response)
         if outcome.kind is Kind.THROTTLED:
             counts.throttled += 1
             self.limiter.pause(10.0 if outcome.wait is None else outcome.wait)
@@ -231,6 +232,20 @@ class Caller:
             scope_text += f" (HubSpot asked for: {reported})"
         return (f"HubSpot refused the request (403 {outcome.category or 'MISSING_SCOPES'}): {scope_text}; "
                 "add it to the private app or service key and rerun")
+
+    def _masked_response(self, response: Response) -> Response:
+        """The answer with the token replaced in its body and header values (a gateway may echo it anywhere)."""
+        token = self.config.token
+        if not token:
+            return response
+        if any(token in value for value in response.headers.values()):
+            headers: CIMultiDict[str] = CIMultiDict()
+            for name, value in response.headers.items():
+                headers.add(name, self.mask(value))
+            response = dataclasses.replace(response, headers=CIMultiDictProxy(headers))
+        if self._token_bytes in response.body:
+            response = dataclasses.replace(response, body=response.body.replace(self._token_bytes, b"[token]"))
+        return response
 
     def _masked(self, outcome: Outcome) -> Outcome:
         token = self.config.token
