@@ -244,8 +244,8 @@ def _invalid(object_type: str, object_id: str) -> dict[str, Any]:
 
 
 def _store(fake: Portal, from_type: str, from_id: str, to_type: str, to_id: str, specs: list[_Spec]) -> None:
-    for _, type_id in specs:
-        fake.write((from_type, from_id, to_type, to_id, str(type_id)))
+    """v4 creates replace the pair's labels with the ones sent (HUBSPOT_API_2.md §5)."""
+    fake.replace(from_type, from_id, to_type, to_id, list(dict.fromkeys(str(type_id) for _, type_id in specs)))
 
 
 def _pair(from_type: str, from_id: str, to_type: str, to_id: str, specs: list[_Spec]) -> dict[str, Any]:

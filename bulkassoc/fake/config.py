@@ -30,6 +30,10 @@ class FakeConfig:
     portal_id: int = 12345678
     drop_writes: frozenset[tuple[str, str, str, str]] = frozenset()  # answered 200 but not stored
     read_page_size: int = 100  # v4 batch read: toObjectIds per fromId per page
+    # associations the portal holds before the first request: (fromType, fromId, toType, toId, typeId)
+    existing: frozenset[tuple[str, str, str, str, str]] = frozenset()
+    # user-defined labels per (fromType, toType): typeId → label (read back as USER_DEFINED)
+    user_labels: Mapping[tuple[str, str], Mapping[int, str]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "lock_rate"):

@@ -25,6 +25,10 @@ class Portal:
         self.types = None if config.association_types is None else {
             (canonical_type(f), canonical_type(t)): frozenset(ids)
             for (f, t), ids in config.association_types.items()}
+        self.user_labels = {(canonical_type(f), canonical_type(t)): dict(labels)
+                            for (f, t), labels in (config.user_labels or {}).items()}
+        for f, fid, t, tid, a in config.existing:
+            self.store.add((canonical_type(f), fid, canonical_type(t), tid, a))
         self.drop_writes = {(canonical_type(f), fid, canonical_type(t), tid) for f, fid, t, tid in config.drop_writes}
 
     def exists(self, object_type: str, object_id: str) -> bool:
@@ -41,6 +45,22 @@ class Portal:
 
     def allows(self, from_type: str, to_type: str, assoc_type: str) -> bool:
         return self.types is None or assoc_type in self.types.get((from_type, to_type), ())
+
+    def replace(self, from_type: str, from_id: str, to_type: str, to_id: str, types: list[str]) -> None:
+        """A v4 create: the pair's types become exactly `types` (HubSpot: "to replace the existing label,
+        only include the new label in the request; to append, include both"), counting each write."""
+        if (from_type, from_id, to_type, to_id) not in self.drop_writes:
+            for old in self.store.types_between(from_type, from_id, to_type, to_id):
+                if old not in types and self.store.discard((from_type, from_id, to_type, to_id, old)):
+                    self.stats.removed += 1
+        for assoc_type in types:
+            self.write((from_type, from_id, to_type, to_id, assoc_type))
+
+    def remove(self, key: AssociationKey) -> None:
+        """A delete of one type between a pair (absent: nothing to do, still a success)."""
+        self.stats.delete_counts[key] += 1
+        if self.store.discard(key):
+            self.stats.removed += 1
 
     def write(self, key: AssociationKey) -> None:
         """Store one association (unless the config drops this pair's writes), counting the write."""

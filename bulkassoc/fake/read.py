@@ -76,6 +76,7 @@ async def batch_read(fake: Portal, request: web.Request, call: Call) -> bytes:
             f"Batch input size {len(inputs)} exceeds the limit of {MAX_READ_INPUTS} inputs", call.cid))
     page_size = max(1, fake.config.read_page_size)
     labels = HUBSPOT_DEFINED_LABELS.get((from_type, to_type), {})
+    user = fake.user_labels.get((from_type, to_type), {})
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for item in inputs:
@@ -100,7 +101,7 @@ async def batch_read(fake: Portal, request: web.Request, call: Call) -> bytes:
             continue
         page = list(targets.items())[offset:offset + page_size]
         result: dict[str, Any] = {"from": {"id": from_id}, "to": [
-            {"toObjectId": to_id, "associationTypes": [_spec(t, labels) for t in types]} for to_id, types in page]}
+            {"toObjectId": to_id, "associationTypes": [_spec(t, labels, user) for t in types]} for to_id, types in page]}
         if offset + page_size < len(targets):
             result["paging"] = {"next": {"after": _cursor(from_id, offset + page_size)}}
         results.append(result)
@@ -113,8 +114,10 @@ async def batch_read(fake: Portal, request: web.Request, call: Call) -> bytes:
     return orjson.dumps(body)
 
 
-def _spec(assoc_type: str, labels: dict[int, str | None]) -> dict[str, Any]:
+def _spec(assoc_type: str, labels: dict[int, str | None], user: dict[int, str]) -> dict[str, Any]:
     if not assoc_type.isdigit():
         return {"category": "USER_DEFINED", "typeId": 0, "label": assoc_type}
     type_id = int(assoc_type)
+    if type_id in user:
+        return {"category": "USER_DEFINED", "typeId": type_id, "label": user[type_id]}
     return {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": labels.get(type_id)}

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from ..pacing.rate import Rate
 from . import bodies
+from .archive import add_routes as add_archive_routes
 from .batch import add_routes as add_batch_routes
 from .config import FakeConfig
 from .names import HUBSPOT_DEFINED_LABELS, canonical_type
@@ -124,6 +125,7 @@ class FakeHubSpot:
         app.router.add_post("/crm/v4/associations/{from_type}/{to_type}/batch/read",
                              self._api(lambda request, call: batch_read(self.portal, request, call)))
         add_batch_routes(app, self.portal, self._api)  # v4 batch create and labelled PUT, v4 and date paths
+        add_archive_routes(app, self.portal, self._api)  # batch/archive, batch/labels/archive, DELETE
         app.router.add_get("/__fake__/stats", self._stats)
         return app
 

@@ -107,6 +107,20 @@ class AssociationStore:
         targets[(to_id, assoc_type)] = None
         return True
 
+    def discard(self, key: AssociationKey) -> bool:
+        """Remove one association (one type between a pair); False when it was not there."""
+        from_type, from_id, to_type, to_id, assoc_type = key
+        targets = self._by_source.get((from_type, from_id, to_type))
+        if targets is None or (to_id, assoc_type) not in targets:
+            return False
+        del targets[(to_id, assoc_type)]
+        return True
+
+    def types_between(self, from_type: str, from_id: str, to_type: str, to_id: str) -> list[str]:
+        """Every type stored between one pair, in insertion order."""
+        targets = self._by_source.get((from_type, from_id, to_type), {})
+        return [t for (tid, t) in targets if tid == to_id]
+
     def page(self, from_type: str, from_id: str, to_type: str, offset: int, limit: int
              ) -> tuple[list[tuple[str, str]], int | None]:
         """One page of (toId, type) from `offset`, and the next offset (None on the last page)."""
@@ -137,6 +151,9 @@ class FakeStats:
     arrivals: list[float] = field(default_factory=list)  # clock reading of each request, in order
     batch_requests: int = 0  # batch creates that reached the endpoint (one request each)
     batch_inputs: int = 0  # inputs in those batch creates
+    delete_counts: Counter[AssociationKey] = field(default_factory=Counter)  # removals asked for, per type
+    deletes: int = 0  # delete requests (single DELETE, batch/archive, batch/labels/archive) that reached it
+    removed: int = 0  # associations removed (labels replaced by a v4 create count too)
 
     def max_in_window(self, period: float) -> int:
         """The most requests that arrived within any window (t - period, t]."""
@@ -165,6 +182,9 @@ class FakeStats:
         if self.batch_requests:  # only once batch creates arrived, so the v3-only shape stays as it was
             data["batch_requests"] = self.batch_requests
             data["batch_inputs"] = self.batch_inputs
+        if self.deletes:
+            data["deletes"] = self.deletes
+            data["removed"] = self.removed
         if detail:
             data["put_counts"] = [
                 {"fromType": f, "fromId": fid, "toType": t, "toId": tid, "type": a, "count": n}
