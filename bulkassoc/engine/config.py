@@ -12,7 +12,7 @@ from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..pacing.rate import Rate
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig", "resolve_token"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig", "parse_max_deletes", "resolve_token"]
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -20,6 +20,21 @@ DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
 class ConfigError(ValueError):
     """A setting the user must fix (exit 2). The message says what to do."""
+
+
+def parse_max_deletes(text: str) -> tuple[int | None, float | None]:
+    """`N` (a count) or `P%` (a share of the scope) → (count, share); ValueError saying what is accepted."""
+    value = text.strip()
+    try:
+        if value.endswith("%"):
+            share = float(value[:-1])
+            if 0 <= share <= 100:
+                return None, share / 100
+        elif int(value) >= 0:
+            return int(value), None
+    except ValueError:
+        pass
+    raise ValueError(f"--max-deletes must be a count (e.g. 500) or a share of the scope (e.g. 5%), got {text!r}")
 
 
 def resolve_token(token: str | None, token_env: str, *, required: bool, hint: str = "") -> str:
@@ -61,6 +76,12 @@ class RunConfig:
     handle_signals: bool = False  # install SIGINT/SIGTERM handlers (the CLI does; a library caller may not)
     grace: float = 5.0  # seconds in-flight requests get to finish after an interrupt
     stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
+    # read what exists before writing (None: on wherever a write could replace labels: batch mode, v4 and
+    # date-versioned single writes, --mirror; off for v3 single PUTs, which only add)
+    read_first: bool | None = None
+    mirror: bool = False  # the file is the truth for its scope: remove what it no longer lists
+    max_deletes: str = "5%"  # mirror guard: N deletes, or P% of the associations in scope
+    deletes_out: str | os.PathLike[str] | None = None  # mirror: CSV of the deletes (planned or made)
 
     def __post_init__(self) -> None:
         if str(self.input) == "-" and self.ledger is None:
@@ -82,6 +103,15 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
         if self.daily_reserve is not None and self.daily_reserve < 0:
             raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")
+        if self.mirror:
+            if str(self.input) == "-":
+                raise ConfigError("--mirror needs a file (it reads the input twice), not standard input")
+            if self.read_first is False:
+                raise ConfigError("--mirror reads what exists; it cannot be combined with --no-read-first")
+            try:
+                parse_max_deletes(self.max_deletes)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if self.grace < 0:
             raise ConfigError(f"grace must be >= 0 seconds, got {self.grace}")
         try:
@@ -90,6 +120,12 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
         object.__setattr__(self, "token", resolve_token(self.token, self.token_env, required=not self.dry_run,
                                                         hint=" (or use --dry-run)"))
+
+    @property
+    def reads_first(self) -> bool:
+        if self.read_first is not None:
+            return self.read_first
+        return self.mirror or self.mode == "batch" or self.api != "v3"
 
     @property
     def access_token(self) -> str:

@@ -21,8 +21,9 @@ from ..hubspot.client import Response
 from ..hubspot.endpoints import batch_request, single_request
 from ..hubspot.halt import EXIT_2_REASONS, Halt, Halted
 from ..hubspot.outcomes import Kind, Outcome, required_scope
-from ..ledger.store import Key, Ledger, LedgerError, remove_ledger_files, scratch_copy
+from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ..rows.reader import InputError, Row, RowReader, count_data_lines
+from ..sync.before import ReadFirst, record_split
 from .checks import TypeCheck, Unsent, bind_portal, carry_over_pace, read_account, save_pace, unwritable
 from .config import RunConfig
 from .feed import FeedPlan, Item, admit, chunk_size, dry_feed, feed
@@ -50,6 +51,9 @@ class _Run:
             daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand)
         self.types = TypeCheck(self.caller)
         self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=config.concurrency * 4)
+        self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
+                           if config.reads_first else None)
+        self.labelled = self.batched or config.api != "v3"  # writes that replace a pair's labels
 
     @property
     def batched(self) -> bool:
@@ -72,11 +76,24 @@ class _Run:
             self.halt.stop("types", unknown[0][2])
             raise Halted
         self.fail_unsent(unknown)
-        return rows
+        return await self.read_before_write(rows)
+
+    async def read_before_write(self, rows: list[Row]) -> list[Row]:
+        """Rows already in HubSpot are recorded `present` (no write); the rest go on (`sync/before.py`)."""
+        if self.read_first is None or not rows:
+            return rows
+        split = await self.read_first.split(rows)
+        record_split(self.ledger, split)
+        self.tally.succeeded += len(split.present)
+        self.tally.present += len(split.present)
+        self.fail_unsent([(row, "READ_FAILED", why) for row, why in split.unread])
+        return split.write
 
     def fail_unsent(self, failed: list[Unsent]) -> None:
         for row, category, message in failed:
             self.ledger.fail_unsent(row.key, category, message)
+            if self.read_first is not None:
+                self.read_first.settled(row)
         self.tally.failed += len(failed)
         self.tally.unsent_failures += len(failed)
 
@@ -93,15 +110,16 @@ class _Run:
 
     async def write_one(self, row: Row) -> None:
         """Single mode: one request per row (v3 PUT by default)."""
-        method, path, body = single_request(self.config.api, row, self.config.category)
+        union = self.read_first.union(row) if self.read_first is not None and self.labelled else None
+        method, path, body = single_request(self.config.api, row, self.config.category, union)
         answer = await self.caller.call(method, path, body, judge=pass_through, scope=required_scope(row.from_type))
-        self.record(row.key, answer.outcome.kind is Kind.SUCCESS, answer.outcome, answer.sent)
+        self.record(row, answer.outcome.kind is Kind.SUCCESS, answer.outcome, answer.sent)
 
     async def write_batch(self, rows: list[Row], depth: int = 0) -> None:
         """Batch mode: one batch create settles up to --batch-size rows. A whole-batch 400 that names
         no row is split in halves (bounded depth) to isolate the bad rows instead of failing them all."""
         method, path, body = batch_request(rows[0].from_type, rows[0].to_type, rows, self.config.category,
-                                           self.config.api)
+                                           self.config.api, self.read_first.union if self.read_first else None)
 
         def judge(outcome: Outcome, response: Response | None) -> tuple[Outcome, BatchVerdict | None]:
             if response is None:
@@ -113,7 +131,7 @@ class _Run:
         verdict, sent = answer.payload, answer.sent
         if verdict is None:  # retries ran out on the request as a whole
             for row in rows:
-                self.record(row.key, False, answer.outcome, sent)
+                self.record(row, False, answer.outcome, sent)
         elif verdict.split:
             if depth < MAX_SPLIT_DEPTH and len(rows) > 1:
                 self.tally.splits += 1
@@ -121,19 +139,22 @@ class _Run:
                     await self.write_batch(half, depth + 1)
                 return
             for row in rows:
-                self.record(row.key, False, verdict.cause or answer.outcome, sent)
+                self.record(row, False, verdict.cause or answer.outcome, sent)
         else:
             for row, row_outcome in verdict.per_row:
-                self.record(row.key, row_outcome.kind is Kind.SUCCESS, row_outcome, sent)
+                self.record(row, row_outcome.kind is Kind.SUCCESS, row_outcome, sent)
             if verdict.resend:
                 await self.write_batch(verdict.resend, depth + 1)
 
-    def record(self, key: Key, ok: bool, outcome: Outcome, sent: int) -> None:
-        self.ledger.record(key, ok, outcome, sent)  # the caller masked the token in the outcome
+    def record(self, row: Row, ok: bool, outcome: Outcome, sent: int) -> None:
+        self.ledger.record(row.key, ok, outcome, sent)  # the caller masked the token in the outcome
         if ok:
             self.tally.succeeded += 1
+            self.tally.created += self.read_first is not None and row.type.isdigit()
         else:
             self.tally.failed += 1
+        if self.read_first is not None:
+            self.read_first.settled(row)
 
     # -- orchestration --------------------------------------------------------------------------
     async def ticker(self, progress: Progress | None) -> None:
@@ -216,7 +237,8 @@ class _Run:
             requests=writes.requests, retries=writes.retries, throttled=self.caller.throttled, elapsed_s=elapsed,
             aborted=aborted, exit_code=code, checks=checks.requests,
             would_send=t.admitted if dry_run else 0, dry_run=dry_run, message=self.halt.message,
-            ledger=str(self.ledger.path),
+            ledger=str(self.ledger.path), present=t.present, created=t.created, deleted=t.deleted,
+            reads=self.caller.count("read").requests,
         )
 
 

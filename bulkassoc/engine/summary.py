@@ -34,6 +34,10 @@ class RunSummary:
     dry_run: bool = False
     message: str = ""  # why the run aborted, in one line
     ledger: str = ""
+    present: int = 0  # of succeeded: already in HubSpot (read before the write), nothing sent
+    created: int = 0  # of succeeded: written after the read found them absent
+    deleted: int = 0  # associations a mirror removed (undoable: `bulkassoc undo`)
+    reads: int = 0  # batch reads of what exists (read before write, mirror)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -50,6 +54,8 @@ class RunSummary:
             f"duplicates {self.duplicates:,}   already done {self.already_done:,}",
         ]
         extra = []
+        if self.present or self.created or self.deleted:
+            extra.append(f"created {self.created:,}   already present {self.present:,}   deleted {self.deleted:,}")
         if self.dry_run:
             extra.append(f"would send {self.would_send:,}")
         if self.skipped_failed:

@@ -93,14 +93,15 @@ async def _batch_archive(fake: Portal, request: web.Request, call: Call) -> byte
     targets: list[tuple[str, list[str]]] = []
     for item in _inputs(await request.read(), call):
         from_id, to_list = _id(item.get("from")), item.get("to")
-        to_ids = [_id(t) for t in to_list] if isinstance(to_list, list) else []
-        if from_id is None or not to_ids or any(t is None for t in to_ids):
+        found = [_id(t) for t in to_list] if isinstance(to_list, list) else []
+        to_ids = [t for t in found if t is not None]
+        if from_id is None or not to_ids or len(to_ids) != len(found):
             raise Reply(400, bodies.bad_request('Invalid input JSON: expected {"from":{"id"},"to":[{"id"}]}',
                                                 call.cid))
-        targets.append((from_id, [t for t in to_ids if t is not None]))
-    for from_id, to_ids in targets:
+        targets.append((from_id, to_ids))
+    for source, to_ids in targets:
         for to_id in to_ids:
-            _remove_all(fake, from_type, from_id, to_type, to_id)
+            _remove_all(fake, from_type, source, to_type, to_id)
     raise Reply(204)
 
 

@@ -101,7 +101,8 @@ async def batch_read(fake: Portal, request: web.Request, call: Call) -> bytes:
             continue
         page = list(targets.items())[offset:offset + page_size]
         result: dict[str, Any] = {"from": {"id": from_id}, "to": [
-            {"toObjectId": to_id, "associationTypes": [_spec(t, labels, user) for t in types]} for to_id, types in page]}
+            {"toObjectId": to_id, "associationTypes": [_spec(t, labels, user) for t in types]}
+            for to_id, types in page]}
         if offset + page_size < len(targets):
             result["paging"] = {"next": {"after": _cursor(from_id, offset + page_size)}}
         results.append(result)

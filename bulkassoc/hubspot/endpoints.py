@@ -24,7 +24,7 @@ Paths are relative to the base URL; every path segment is percent-quoted.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ __all__ = [
     "FIRST_DATE_VERSION",
     "MAX_BATCH",
     "Api",
+    "Union",
     "batch_request",
     "check_api",
     "check_category",
@@ -110,17 +111,24 @@ def path_for_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_t
     return f"/crm/v3/objects/{seg[0]}/{seg[1]}/associations/{seg[2]}/{seg[3]}/{seg[4]}"
 
 
-def single_request(api: str, row: Row, category: str = "HUBSPOT_DEFINED") -> tuple[str, str, bytes | None]:
+Union = Callable[[Row], "list[tuple[str, int]] | None"]
+"""Every (category, typeId) a labelled write of a row must send (the pair's existing types and the row's),
+or None for the row's own type alone: v4 creates replace a pair's labels (docs/hubspot-api.md)."""
+
+
+def single_request(api: str, row: Row, category: str = "HUBSPOT_DEFINED",
+                   types: list[tuple[str, int]] | None = None) -> tuple[str, str, bytes | None]:
     """(method, path, body) creating one row's association with the `api` family's single write.
 
     v3 ignores `category` (the path's type says it all) and sends no body; v4 and date versions send
-    `[{"associationCategory": category, "associationTypeId": int(type)}]`.
+    `[{"associationCategory": category, "associationTypeId": int(type)}]`, or every spec of `types`.
     """
     check_api(api)
     if api == "v3":
         return "PUT", path_for_row(row.from_type, row.from_id, row.to_type, row.to_id, row.type), None
     check_category(category)
-    body = orjson.dumps([_spec(category, type_id(row))])
+    specs = [_spec(c, t) for c, t in types] if types else [_spec(category, type_id(row))]
+    body = orjson.dumps(specs)
     tail = f"{_seg(row.from_type)}/{_seg(row.from_id)}/associations/{_seg(row.to_type)}/{_seg(row.to_id)}"
     if api == "v4":
         return "PUT", f"/crm/v4/objects/{tail}", body
@@ -133,8 +141,10 @@ def batch_request(
     rows: Sequence[Row],
     category: str = "HUBSPOT_DEFINED",
     api: str = "v4",
+    union: Union | None = None,
 ) -> tuple[str, str, bytes]:
-    """(method, path, body) creating `rows` with one batch create call: one input per row, in order.
+    """(method, path, body) creating `rows` with one batch create call: one input per row, in order;
+    with `union`, rows of one pair share one input carrying every type the union names.
 
     Every row must have this `from_type`/`to_type` and a numeric type ID; 1 to MAX_BATCH rows.
     `api` "v4" (and "v3", the CLI's single-mode default: batch mode is v4 batch create) uses the v4
@@ -147,13 +157,23 @@ def batch_request(
     if len(rows) > MAX_BATCH:
         raise ValueError(f"a batch holds at most {MAX_BATCH} rows (HubSpot's cap), got {len(rows)}")
     inputs = []
+    merged: set[tuple[str, str]] = set()  # pairs whose one input carries every row's type
     for row in rows:
         if row.from_type != from_type or row.to_type != to_type:
             raise ValueError(
                 f"line {row.line}: a {row.from_type} → {row.to_type} row cannot go into a "
                 f"{from_type} → {to_type} batch: batch rows by (fromType, toType)"
             )
-        inputs.append({"from": {"id": row.from_id}, "to": {"id": row.to_id}, "types": [_spec(category, type_id(row))]})
+        types = union(row) if union is not None else None
+        if types:
+            pair_ids = (row.from_id.lstrip("0"), row.to_id.lstrip("0"))
+            if pair_ids in merged:
+                continue
+            merged.add(pair_ids)
+            specs = [_spec(c, t) for c, t in types]
+        else:
+            specs = [_spec(category, type_id(row))]
+        inputs.append({"from": {"id": row.from_id}, "to": {"id": row.to_id}, "types": specs})
     pair = f"{_seg(from_type)}/{_seg(to_type)}"
     if api in ("v3", "v4"):
         path = f"/crm/v4/associations/{pair}/batch/create"

@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 
 from ..hubspot.outcomes import Kind, Outcome
+from .origins import ensure_sync_schema
 
 __all__ = [
     "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "is_line_key", "line_key",
@@ -192,6 +193,7 @@ class Ledger:
             conn = self._conn = connect(self.path)
             with self._sqlite_errors():
                 self._init_schema(conn)
+                ensure_sync_schema(conn)  # origin columns and deletions (ledgers written before gain them)
                 cur = conn.execute("INSERT INTO runs (started_at, input) VALUES (?, ?)", (time.time(), input_name))
                 # this run's keys, for duplicates: a temporary table lives on disk and dies with the connection
                 conn.execute("PRAGMA temp_store=FILE")

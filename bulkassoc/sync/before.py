@@ -1,0 +1,136 @@
+"""The read before a write: which rows HubSpot already holds (`present`, no write), and what a labelled
+write must send so that no label of the pair is lost.
+
+HubSpot's v4 creates (the labelled PUT, batch create) *replace* a pair's labels with the ones sent
+(HUBSPOT_API_2.md §5). So, per chunk, the rows' existing associations are read first (≤ 1 batch read
+per 1,000 fromIds, through the paced caller), then:
+- a row whose pair already carries its type is `present`: recorded as succeeded, nothing sent;
+- every other row is written with the union of the pair's existing types and every type this run writes
+  for the pair (rows of one pair in a chunk share one union; a pair whose rows are still in flight from an
+  earlier chunk lends them its union, so a later write cannot replace an earlier one);
+- the ledger records, per row, whether this tool created it or found it present (`ledger/origins.py`).
+A chunk whose read fails for good is not written (a write could remove labels): its rows fail unsent with
+READ_FAILED, and a rerun tries them again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..hubspot.assoc_read import ReadFailed
+from ..hubspot.caller import Caller
+from ..hubspot.outcomes import Kind, Outcome
+from ..ledger.origins import Origin, before_json, mark_origins
+from ..ledger.store import Ledger, LedgerError
+from ..rows.reader import Row
+from .existing import TypeSpec, norm, read_existing
+
+__all__ = ["PRESENT", "Pair", "ReadFirst", "Split", "pair_of", "record_split"]
+
+PRESENT = Outcome(Kind.SUCCESS, None, "", "already present: nothing sent")
+
+Pair = tuple[str, str, str, str]  # fromType, normalised fromId, toType, normalised toId
+
+
+def pair_of(row: Row) -> Pair:
+    return row.from_type, norm(row.from_id), row.to_type, norm(row.to_id)
+
+
+@dataclass(slots=True)
+class Split:
+    """One chunk, decided: rows to write, rows already present, rows that could not be checked."""
+
+    write: list[Row] = field(default_factory=list)
+    present: list[Row] = field(default_factory=list)
+    unread: list[tuple[Row, str]] = field(default_factory=list)  # (row, why)
+    origins: list[Origin] = field(default_factory=list)
+
+
+class ReadFirst:
+    """The read before the write for one run. `split` decides a chunk; `union` says what a write of a row
+    must send; `settled` tells it a row's write is over."""
+
+    def __init__(self, caller: Caller, *, category: str, run_id: int) -> None:
+        self.caller = caller
+        self.category = category
+        self.run_id = run_id
+        self._unions: dict[Pair, set[TypeSpec]] = {}
+        self._left: dict[Pair, int] = {}  # rows of the pair still to settle
+        self._reading = 0
+        self._recent: dict[Pair, set[TypeSpec]] = {}  # unions settled while a read was under way
+
+    async def split(self, rows: Sequence[Row]) -> Split:
+        out = Split()
+        groups: dict[tuple[str, str], list[Row]] = {}
+        for row in rows:
+            groups.setdefault((row.from_type, row.to_type), []).append(row)
+        for (from_type, to_type), group in groups.items():
+            self._reading += 1
+            try:
+                existing = await read_existing(self.caller, from_type, to_type, (r.from_id for r in group))
+            except ReadFailed as exc:
+                why = self.caller.mask(f"could not read the existing associations before writing: {exc}")
+                out.unread.extend((row, why) for row in group)
+                continue
+            finally:
+                self._reading -= 1
+            self._decide(group, existing, out)
+            if not self._reading:
+                self._recent.clear()
+        return out
+
+    def _decide(self, group: list[Row], existing: dict[str, dict[str, set[TypeSpec]]], out: Split) -> None:
+        writes: dict[Pair, list[Row]] = {}
+        for row in group:
+            pair = pair_of(row)
+            specs = existing.get(pair[1], {}).get(pair[3], set())
+            if not row.type.isdigit():  # a v3 type name: a v4 read cannot tell, write it (origin unknown)
+                out.write.append(row)
+                continue
+            type_id = int(row.type)
+            held = [s for s in specs if s[1] == type_id]
+            if held:
+                out.present.append(row)
+                out.origins.append((row.key, "present", self.run_id, held[0][0],
+                                    before_json(s for s in specs if s[1] != type_id)))
+                continue
+            out.write.append(row)
+            out.origins.append((row.key, "created", self.run_id, self.category, before_json(specs)))
+            writes.setdefault(pair, []).append(row)
+        for pair, pair_rows in writes.items():
+            union = set(existing.get(pair[1], {}).get(pair[3], set()))
+            union.update((self.category, int(r.type)) for r in pair_rows)
+            union |= self._unions.get(pair, set()) | self._recent.get(pair, set())
+            if len(union) > 1:
+                self._unions[pair] = union
+                self._left[pair] = self._left.get(pair, 0) + len(pair_rows)
+
+    def union(self, row: Row) -> list[TypeSpec] | None:
+        """Every type a labelled write of `row` must send (sorted), or None when its own type is all."""
+        found = self._unions.get(pair_of(row))
+        return None if found is None else sorted(found)
+
+    def settled(self, row: Row) -> None:
+        pair = pair_of(row)
+        left = self._left.get(pair)
+        if left is None:
+            return
+        if left > 1:
+            self._left[pair] = left - 1
+            return
+        del self._left[pair]
+        union = self._unions.pop(pair)
+        if self._reading:
+            self._recent.setdefault(pair, set()).update(union)
+
+
+def record_split(ledger: Ledger, split: Split) -> None:
+    """Record a chunk's origins and its present rows (succeeded, no request) in the ledger."""
+    try:
+        mark_origins(ledger.conn, split.origins)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {ledger.path}: {exc}") from None
+    for row in split.present:
+        ledger.record(row.key, True, PRESENT, 0)
