@@ -23,7 +23,7 @@ from ..hubspot.halt import EXIT_2_REASONS, Halt, Halted
 from ..hubspot.outcomes import Kind, Outcome, required_scope
 from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ..rows.reader import InputError, Row, RowReader, count_data_lines
-from ..sync.before import ReadFirst, record_split
+from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from .checks import TypeCheck, Unsent, bind_portal, carry_over_pace, read_account, save_pace, unwritable
 from .config import RunConfig
 from .feed import FeedPlan, Item, admit, chunk_size, dry_feed, feed
@@ -213,8 +213,10 @@ class _Run:
             if self.halt.is_set():
                 return
             c = self.config
-            plan = FeedPlan(chunk_size(str(c.input)), c.concurrency, c.batch_size if self.batched else None,
-                            c.batch_linger)
+            rows = chunk_size(str(c.input))
+            if self.read_first is not None and rows > 1:
+                rows = READ_CHUNK_ROWS  # whole batch reads: ≤ 1 read per 1,000 rows
+            plan = FeedPlan(rows, c.concurrency, c.batch_size if self.batched else None, c.batch_linger)
             feeder = loop.create_task(self.guarded(
                 feed(self.reader, self.admit_chunk, self.vet, self.queue, self.halt, plan)))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(c.concurrency)]

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..hubspot.assoc_read import ReadFailed
+from ..hubspot.assoc_read import MAX_READ_IDS, ReadFailed
 from ..hubspot.caller import Caller
 from ..hubspot.outcomes import Kind, Outcome
 from ..ledger.origins import Origin, before_json, mark_origins
@@ -27,8 +27,9 @@ from ..ledger.store import Ledger, LedgerError
 from ..rows.reader import Row
 from .existing import TypeSpec, norm, read_existing
 
-__all__ = ["PRESENT", "Pair", "ReadFirst", "Split", "pair_of", "record_split"]
+__all__ = ["PRESENT", "READ_CHUNK_ROWS", "Pair", "ReadFirst", "Split", "pair_of", "record_split"]
 
+READ_CHUNK_ROWS = 2 * MAX_READ_IDS  # rows per chunk when reading first: whole batch reads
 PRESENT = Outcome(Kind.SUCCESS, None, "", "already present: nothing sent")
 
 Pair = tuple[str, str, str, str]  # fromType, normalised fromId, toType, normalised toId
