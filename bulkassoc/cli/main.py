@@ -120,9 +120,11 @@ def demo_command(progress: bool | None) -> None:
 
 def _register_optional() -> None:
     from .fake_command import fake_hubspot_command
+    from .undo_command import undo_command
     from .verify_command import verify_command
 
     cli.add_command(fake_hubspot_command)
+    cli.add_command(undo_command)
     cli.add_command(verify_command)
 
 
