@@ -54,11 +54,24 @@ def cli() -> None:
               help="associationCategory sent with v4, date-versioned and batch writes.")
 @click.option("--resend", is_flag=True,
               help="Send rows the ledger records as succeeded again (suspected drift), recording them anew.")
+@click.option("--read-first/--no-read-first", "read_first", default=None,
+              help="Read what exists before writing (≤ 1 batch read per 1,000 rows): rows already there are "
+                   "recorded present and not sent, and a labelled write keeps the pair's other labels "
+                   "[default: on for --mode batch, --api v4 / YYYY-MM and --mirror; off for v3 PUTs].")
+@click.option("--mirror", is_flag=True,
+              help="The file is the truth for its scope (its fromIds × the toType/type pairs it uses): remove "
+                   "associations in that scope it no longer lists (only that type; undoable).")
+@click.option("--max-deletes", default="5%", show_default=True, metavar="N|P%",
+              help="Mirror guard: refuse (exit 2, nothing written or deleted) to delete more than N "
+                   "associations or P% of the scope.")
+@click.option("--deletes-out", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="Mirror: write the deletes (what a --dry-run would delete) as CSV.")
 def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
     as_json: bool, progress: bool | None, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
-    api: str, category: str, resend: bool,
+    api: str, category: str, resend: bool, read_first: bool | None, mirror: bool, max_deletes: str,
+    deletes_out: str | None,
 ) -> None:
     """Create one association per row of INPUT (CSV or JSONL; '-' for stdin).
 
@@ -67,7 +80,7 @@ def run_command(
     from .._api import run
 
     token = os.environ.get(token_env, "")
-    if not dry_run and not token.strip():
+    if (not dry_run or mirror) and not token.strip():
         fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
     try:
         config = RunConfig(
@@ -76,6 +89,7 @@ def run_command(
             timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
             dry_run=dry_run, preflight=preflight, daily_reserve=daily_reserve, resend=resend,
             mode=mode, batch_size=batch_size, api=api, category=category,  # type: ignore[arg-type]
+            read_first=read_first, mirror=mirror, max_deletes=max_deletes, deletes_out=deletes_out,
             progress=sys.stderr.isatty() if progress is None else progress, handle_signals=True,
         )
         summary = run(config)

@@ -11,8 +11,9 @@ from ..hubspot.endpoints import MAX_BATCH, check_api, check_category
 from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..pacing.rate import Rate
+from ..sync.mirror import parse_max_deletes
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig", "parse_max_deletes", "resolve_token"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig", "resolve_token"]
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -20,21 +21,6 @@ DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
 class ConfigError(ValueError):
     """A setting the user must fix (exit 2). The message says what to do."""
-
-
-def parse_max_deletes(text: str) -> tuple[int | None, float | None]:
-    """`N` (a count) or `P%` (a share of the scope) → (count, share); ValueError saying what is accepted."""
-    value = text.strip()
-    try:
-        if value.endswith("%"):
-            share = float(value[:-1])
-            if 0 <= share <= 100:
-                return None, share / 100
-        elif int(value) >= 0:
-            return int(value), None
-    except ValueError:
-        pass
-    raise ValueError(f"--max-deletes must be a count (e.g. 500) or a share of the scope (e.g. 5%), got {text!r}")
 
 
 def resolve_token(token: str | None, token_env: str, *, required: bool, hint: str = "") -> str:
@@ -118,8 +104,9 @@ class RunConfig:
             object.__setattr__(self, "base_url", check_base_url(self.base_url))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        object.__setattr__(self, "token", resolve_token(self.token, self.token_env, required=not self.dry_run,
-                                                        hint=" (or use --dry-run)"))
+        needs_token = not self.dry_run or self.mirror  # a mirror's dry run reads what the scope holds
+        object.__setattr__(self, "token", resolve_token(self.token, self.token_env, required=needs_token,
+                                                        hint="" if self.dry_run else " (or use --dry-run)"))
 
     @property
     def reads_first(self) -> bool:

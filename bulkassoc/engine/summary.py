@@ -38,6 +38,7 @@ class RunSummary:
     created: int = 0  # of succeeded: written after the read found them absent
     deleted: int = 0  # associations a mirror removed (undoable: `bulkassoc undo`)
     reads: int = 0  # batch reads of what exists (read before write, mirror)
+    would_delete: int = 0  # mirror dry run (or a refused mirror): deletes planned
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -58,6 +59,8 @@ class RunSummary:
             extra.append(f"created {self.created:,}   already present {self.present:,}   deleted {self.deleted:,}")
         if self.dry_run:
             extra.append(f"would send {self.would_send:,}")
+        if self.would_delete:
+            extra.append(f"would delete {self.would_delete:,} (mirror)")
         if self.skipped_failed:
             extra.append(f"skipped (failed before) {self.skipped_failed:,}")
         if self.pending:

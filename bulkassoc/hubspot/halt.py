@@ -13,9 +13,11 @@ from typing import Literal
 __all__ = ["EXIT_2_REASONS", "AbortReason", "Halt", "Halted"]
 
 # contract: auth, daily_limit, interrupted, unreachable (exit 3). Additions: ledger (exit 3, the ledger
-# could not be written), and, before any write (exit 2): input, portal, types.
-AbortReason = Literal["auth", "daily_limit", "interrupted", "unreachable", "ledger", "input", "portal", "types"]
-EXIT_2_REASONS = frozenset({"input", "portal", "types"})
+# could not be written), read (exit 3, what exists could not be read), and, before any write (exit 2): input,
+# portal, types, mirror_guard (a --mirror run would delete more than --max-deletes allows).
+AbortReason = Literal["auth", "daily_limit", "interrupted", "unreachable", "ledger", "input", "portal", "types",
+                      "read", "mirror_guard"]
+EXIT_2_REASONS = frozenset({"input", "portal", "types", "mirror_guard"})
 
 
 class Halted(Exception):

@@ -19,9 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-import orjson
 
 from ..hubspot.assoc_read import ReadFailed
 from ..hubspot.batch_answers import settle_batch
@@ -34,11 +31,10 @@ from ..ledger.origins import count_unknown, created_rows, deleted_rows, mark_del
 from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
 from ..rows.reader import Row
+from .archive import ARCHIVE_BATCH, archive_labels
 from .existing import read_existing
 
-__all__ = ["ARCHIVE_BATCH", "UndoConfig", "UndoSummary", "archive_labels", "undo_async"]
-
-ARCHIVE_BATCH = 100  # inputs per batch/labels/archive (HubSpot's cap is not documented; reads take 1,000)
+__all__ = ["UndoConfig", "UndoSummary", "undo_async"]
 
 Key = tuple[str, str, str, str, str]
 
@@ -98,14 +94,6 @@ class UndoSummary:
             lines.append(f"  aborted ({self.aborted}): {self.message}")
             lines.append("  rerun the same command to resume; what is done is not sent again")
         return "\n".join(lines)
-
-
-def archive_labels(from_type: str, to_type: str, items: Sequence[tuple[Key, str]]) -> tuple[str, str, bytes]:
-    """(method, path, body) removing exactly these (key, category) types, one input per row."""
-    inputs = [{"from": {"id": k[1]}, "to": {"id": k[3]},
-               "types": [{"associationCategory": category, "associationTypeId": int(k[4])}]} for k, category in items]
-    path = f"/crm/v4/associations/{quote(from_type, safe='')}/{quote(to_type, safe='')}/batch/labels/archive"
-    return "POST", path, orjson.dumps({"inputs": inputs})
 
 
 class _Undo:
