@@ -77,12 +77,13 @@ class ReadFirst:
                 continue
             finally:
                 self._reading -= 1
-            self._decide(group, existing, out)
+            self.decide(group, existing, out)
             if not self._reading:
                 self._recent.clear()
         return out
 
-    def _decide(self, group: list[Row], existing: dict[str, dict[str, set[TypeSpec]]], out: Split) -> None:
+    def decide(self, group: list[Row], existing: dict[str, dict[str, set[TypeSpec]]], out: Split) -> None:
+        """Decide the rows of one (fromType, toType) against what the read found (no I/O)."""
         writes: dict[Pair, list[Row]] = {}
         for row in group:
             pair = pair_of(row)

@@ -1,0 +1,51 @@
+"""Table tests for the read before write's decisions (`sync/before.py`), no I/O."""
+
+from __future__ import annotations
+
+from bulkassoc.rows.reader import Row
+from bulkassoc.sync.before import ReadFirst, Split
+
+U, H = "USER_DEFINED", "HUBSPOT_DEFINED"
+
+
+def row(from_id: str, to_id: str, assoc_type: str = "279") -> Row:
+    return Row("contacts", from_id, "companies", to_id, assoc_type, 2)
+
+
+def read_first() -> ReadFirst:
+    return ReadFirst(None, category=H, run_id=7)  # type: ignore[arg-type]  # decide() sends nothing
+
+
+def test_present_new_and_union() -> None:
+    rf, out = read_first(), Split()
+    existing = {"1": {"2": {(U, 37), (H, 279)}}, "3": {"4": {(U, 37)}}}
+    rows = [row("1", "2"), row("3", "4"), row("5", "6"), row("003", "4", "1")]
+    rf.decide(rows, existing, out)
+    assert out.present == [rows[0]] and out.write == rows[1:]
+    assert [(o[1], o[3], o[4]) for o in out.origins] == [
+        ("present", H, '[["USER_DEFINED",37]]'), ("created", H, '[["USER_DEFINED",37]]'), ("created", H, "[]"),
+        ("created", H, '[["USER_DEFINED",37]]')]
+    # two rows of pair (3, 4): both writes carry the label and both new types; (5, 6) needs no union
+    assert rf.union(rows[1]) == rf.union(rows[3]) == [(H, 1), (H, 279), (U, 37)]
+    assert rf.union(rows[2]) is None
+
+
+def test_a_union_lives_until_its_last_row_settles_and_is_lent_to_a_read_under_way() -> None:
+    rf, out = read_first(), Split()
+    first, second = row("3", "4"), row("3", "4", "1")
+    rf.decide([first, second], {"3": {"4": {(U, 37)}}}, out)
+    rf.settled(first)
+    assert rf.union(second) == [(H, 1), (H, 279), (U, 37)]
+    rf._reading = 1  # a later chunk's read is under way while the last row settles
+    rf.settled(second)
+    assert rf.union(second) is None
+    later = Split()
+    third = row("3", "4", "5")
+    rf.decide([third], {"3": {"4": {(U, 37)}}}, later)  # its read did not see 1 and 279 yet
+    assert rf.union(third) == [(H, 1), (H, 5), (H, 279), (U, 37)]
+
+
+def test_type_names_are_written_without_an_origin() -> None:
+    rf, out = read_first(), Split()
+    rf.decide([row("1", "2", "contact_to_company")], {}, out)
+    assert len(out.write) == 1 and out.origins == [] and out.present == []
