@@ -16,7 +16,8 @@ Choices where HubSpot is silent (all (I)):
   state"; for associations it is not documented).
 - More than 1,000 inputs is a 400 VALIDATION_ERROR (the cap is not documented; the read's cap).
 - The unlabeled-type trap ("deleting an unlabeled association will also delete all labeled associations
-  between those two objects") is not modelled: a labels archive removes exactly the types it lists.
+  between those two objects") only with `FakeConfig.unlabeled_wipes`: then a labels archive of a type the
+  fake knows as unlabeled (names.py) removes every type of the pair; else exactly the types it lists.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import orjson
 from aiohttp import web
 
 from . import bodies
-from .names import canonical_type
+from .names import HUBSPOT_DEFINED_LABELS, canonical_type
 from .portal import Portal
 from .reply import Call, Reply, Wrap
 
@@ -118,9 +119,13 @@ async def _labels_archive(fake: Portal, request: web.Request, call: Call) -> byt
             raise Reply(400, bodies.bad_request(
                 'Invalid input JSON: expected {"from":{"id"},"to":{"id"},"types":[AssociationSpec]}', call.cid))
         removals.append((from_id, to_id, [str(t) for t in type_ids]))
+    unlabeled = {t for t, label in HUBSPOT_DEFINED_LABELS.get((from_type, to_type), {}).items() if label is None}
     for from_id, to_id, types in removals:
         for assoc_type in types:
             fake.remove((from_type, from_id, to_type, to_id, assoc_type))
+            if fake.config.unlabeled_wipes and int(assoc_type) in unlabeled:  # the labels go too, unasked
+                for other in fake.store.types_between(from_type, from_id, to_type, to_id):
+                    fake.stats.removed += fake.store.discard((from_type, from_id, to_type, to_id, other))
     raise Reply(204)
 
 

@@ -34,6 +34,8 @@ class FakeConfig:
     existing: frozenset[tuple[str, str, str, str, str]] = frozenset()
     # user-defined labels per (fromType, toType): typeId → label (read back as USER_DEFINED)
     user_labels: Mapping[tuple[str, str], Mapping[int, str]] | None = None
+    # HubSpot's trap: a labels archive of an unlabeled type (279, …) removes every type of the pair
+    unlabeled_wipes: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "lock_rate"):

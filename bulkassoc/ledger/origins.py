@@ -102,21 +102,22 @@ def _run_filter(runs: Sequence[int] | None, column: str) -> tuple[str, list[obje
     return f" AND {column} IN ({','.join('?' * len(runs))})", list(runs)
 
 
-def created_rows(conn: sqlite3.Connection, runs: Sequence[int] | None, page: int) -> Iterator[list[tuple[Key, str]]]:
-    """Pages of (key, category) of the associations this tool created and still holds as succeeded, or
+def created_rows(conn: sqlite3.Connection, runs: Sequence[int] | None, page: int
+                 ) -> Iterator[list[tuple[Key, str, str | None]]]:
+    """Pages of (key, category, before_types) of the associations this tool created and still holds as succeeded, or
     whose write was sent but not recorded (pending after a kill: it may have landed; removing a type that
     is not there is harmless, and the read said the pair lacked it before)."""
     where, params = _run_filter(runs, "origin_run")
     last: tuple[object, ...] = ("", "", "", "", "")
     while True:
         rows = conn.execute(
-            "SELECT from_type, from_id, to_type, to_id, type, origin_category FROM assoc "
+            "SELECT from_type, from_id, to_type, to_id, type, origin_category, before_types FROM assoc "
             f"WHERE status IN ('succeeded', 'pending') AND origin = 'created'{where} "
             "AND (from_type, from_id, to_type, to_id, type) > (?, ?, ?, ?, ?) "
             "ORDER BY from_type, from_id, to_type, to_id, type LIMIT ?", (*params, *last, page)).fetchall()
         if not rows:
             return
-        yield [((r[0], r[1], r[2], r[3], r[4]), str(r[5] or "HUBSPOT_DEFINED")) for r in rows]
+        yield [((r[0], r[1], r[2], r[3], r[4]), str(r[5] or "HUBSPOT_DEFINED"), r[6]) for r in rows]
         last = tuple(rows[-1][:5])
 
 

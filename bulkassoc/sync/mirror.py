@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..hubspot.caller import Caller, pass_through
-from ..hubspot.outcomes import Kind, required_scope
+from ..hubspot.caller import Caller
+from ..hubspot.outcomes import Kind
 from ..ledger.origins import mark_deletions, plan_deletions
 from ..ledger.store import Ledger, LedgerError
 from ..rows.reader import Format, Row, RowReader
-from .archive import ARCHIVE_BATCH, archive_labels
-from .existing import norm, read_existing
+from .archive import ARCHIVE_BATCH, archive_keeping
+from .existing import TypeSpec, norm, read_existing
 
 __all__ = ["DELETE_COLUMNS", "MirrorPlan", "carry_out", "parse_max_deletes", "plan_mirror", "record_plan",
            "write_deletes"]
@@ -59,6 +59,7 @@ class MirrorPlan:
     scope: int = 0  # associations HubSpot held in the file's scope
     limit: int = 0  # the most deletes the guard allows
     deletes: list[tuple[Key, str]] = field(default_factory=list)  # (key, category), IDs without leading zeros
+    others: dict[Key, frozenset[TypeSpec]] = field(default_factory=dict)  # a deleted pair's other types
 
     @property
     def refused(self) -> bool:
@@ -104,6 +105,8 @@ async def plan_mirror(caller: Caller, source: str, fmt: Format | None, from_type
                     key = (ft, from_id, tt, to_id, str(type_id))
                     if key not in keys:
                         plan.deletes.append((key, category))
+                        if len(specs) > 1:
+                            plan.others[key] = frozenset(specs - {(category, type_id)})
     count, share = parse_max_deletes(max_deletes)
     plan.limit = count if count is not None else math.floor((share or 0.0) * plan.scope + 1e-9)
     return plan
@@ -133,10 +136,12 @@ async def carry_out(caller: Caller, ledger: Ledger, plan: MirrorPlan) -> tuple[i
     for (ft, tt), items in groups.items():
         for start in range(0, len(items), ARCHIVE_BATCH):
             part = items[start:start + ARCHIVE_BATCH]
-            answer = await caller.call(*archive_labels(ft, tt, part), judge=pass_through, purpose="delete",
-                                       scope=required_scope(ft))
-            ok = answer.outcome.kind is Kind.SUCCESS
-            status, message = ("deleted", None) if ok else ("failed", answer.outcome.message or "delete failed")
+            outcome, trouble = await archive_keeping(
+                caller, ft, tt, [(k, c, plan.others.get(k, frozenset())) for k, c in part])
+            why = why or trouble
+            failed += bool(trouble)  # labels the archive took and that could not be put back: exit 1
+            ok = outcome.kind is Kind.SUCCESS
+            status, message = ("deleted", None) if ok else ("failed", outcome.message or "delete failed")
             try:
                 mark_deletions(ledger.conn, ledger.run_id, [k for k, _ in part], status, message)
             except sqlite3.Error as exc:
@@ -145,5 +150,5 @@ async def carry_out(caller: Caller, ledger: Ledger, plan: MirrorPlan) -> tuple[i
                 deleted += len(part)
             else:
                 failed += len(part)
-                why = why or f"a delete failed: {answer.outcome.status or answer.outcome.category} {message}"
+                why = why or f"a delete failed: {outcome.status or outcome.category} {message}"
     return deleted, failed, why

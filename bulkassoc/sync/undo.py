@@ -22,7 +22,7 @@ from typing import Any
 
 from ..hubspot.assoc_read import ReadFailed
 from ..hubspot.batch_answers import settle_batch
-from ..hubspot.caller import Caller, CallerConfig, make_mask, pass_through
+from ..hubspot.caller import Caller, CallerConfig, make_mask
 from ..hubspot.client import Response
 from ..hubspot.endpoints import batch_request
 from ..hubspot.halt import Halt, Halted
@@ -31,7 +31,7 @@ from ..ledger.origins import count_unknown, created_rows, deleted_rows, mark_del
 from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
 from ..rows.reader import Row
-from .archive import ARCHIVE_BATCH, archive_labels
+from .archive import ARCHIVE_BATCH, archive_keeping, others_of
 from .existing import read_existing
 
 __all__ = ["UndoConfig", "UndoSummary", "undo_async"]
@@ -110,20 +110,20 @@ class _Undo:
 
     async def remove(self, runs: Sequence[int] | None) -> None:
         for page in created_rows(self.ledger.conn, runs, self.config.batch_size):
-            groups: dict[tuple[str, str], list[tuple[Key, str]]] = {}
-            for k, category in page:
+            groups: dict[tuple[str, str], list[tuple[Key, str, frozenset[tuple[str, int]]]]] = {}
+            for k, category, before in page:
                 if k[4].isdigit():
-                    groups.setdefault((k[0], k[2]), []).append((k, category))
+                    groups.setdefault((k[0], k[2]), []).append((k, category, others_of(before)))
             for (from_type, to_type), items in groups.items():
-                method, path, body = archive_labels(from_type, to_type, items)
-                answer = await self.caller.call(method, path, body, judge=pass_through, purpose="delete",
-                                                scope=required_scope(from_type))
-                if answer.outcome.kind is Kind.SUCCESS:
-                    self._commit(mark_undone, [k for k, _ in items])
+                outcome, trouble = await archive_keeping(self.caller, from_type, to_type, items)
+                self.problem = self.problem or trouble
+                self.failed += bool(trouble)  # a pair whose labels could not be put back: exit 1, see message
+                if outcome.kind is Kind.SUCCESS:
+                    self._commit(mark_undone, [k for k, _, _ in items])
                     self.undone += len(items)
                 else:
                     self.failed += len(items)
-                    self.problem = self.problem or _why(answer.outcome)
+                    self.problem = self.problem or _why(outcome)
 
     async def restore(self, runs: Sequence[int] | None) -> None:
         pending = deleted_rows(self.ledger.conn, runs)

@@ -45,7 +45,8 @@ async def migrate(tmp_path: Path, fake: FakeHubSpot) -> Path:
 
 
 async def test_undo_restores_the_exact_association_set(tmp_path: Path) -> None:
-    fake_config = FakeConfig(rate=Rate(1000, 1.0), token=TOKEN, existing=BEFORE, user_labels=USER_LABELS)
+    fake_config = FakeConfig(rate=Rate(1000, 1.0), token=TOKEN, existing=BEFORE, user_labels=USER_LABELS,
+                             unlabeled_wipes=True)
     async with FakeHubSpot(fake_config) as fake:
         ledger = await migrate(tmp_path, fake)
         dry = await undo_async(undo_config(fake, ledger, dry_run=True), rand=random.random)
@@ -69,7 +70,8 @@ async def test_undo_restores_the_exact_association_set(tmp_path: Path) -> None:
 
 
 async def test_kill_9_during_undo_then_rerun(tmp_path: Path) -> None:
-    fake_config = FakeConfig(rate=Rate(1000, 1.0), token=TOKEN, existing=BEFORE, user_labels=USER_LABELS)
+    fake_config = FakeConfig(rate=Rate(1000, 1.0), token=TOKEN, existing=BEFORE, user_labels=USER_LABELS,
+                             unlabeled_wipes=True)
     async with FakeHubSpot(fake_config) as fake:
         ledger = await migrate(tmp_path, fake)
         args = ("undo", str(ledger), "--base-url", fake.url, "--rate", "40/1s", "--json")
