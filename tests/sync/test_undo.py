@@ -93,3 +93,16 @@ async def test_kill_9_during_undo_then_rerun(tmp_path: Path) -> None:
         counts = fake.stats.delete_counts
         assert all(counts[k] == counts_at_kill[k] == 1 for k in done_at_kill), "a done row was deleted twice"
         assert set(counts) == set(ROWS[2000:]) and max(counts.values()) <= 2
+
+
+async def test_undo_refuses_a_ledger_of_another_portal(tmp_path: Path) -> None:
+    src = write_rows(tmp_path / "links.csv", ROWS[:50])
+    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, portal_id=111)) as first:
+        s = await run_async(config(tmp_path, first.url, src))
+        assert s.created == 50
+    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, portal_id=222)) as other:
+        r = await finish(await start_cli("undo", str(tmp_path / "ledger.sqlite"), "--base-url", other.url, "--json",
+                                         extra_env={"HUBSPOT_ACCESS_TOKEN": TOKEN}), 30)
+        assert r.returncode == 2, r.stderr
+        assert last_json(r.stdout)["aborted"] == "portal" and other.stats.deletes == 0
+        assert "belongs to" in r.stderr and TOKEN not in r.stderr + r.stdout
