@@ -24,11 +24,13 @@ class LedgerReport:
     by_status: dict[str, int] = field(default_factory=dict)  # failed rows per HTTP status ("none": no answer)
     by_category: dict[str, int] = field(default_factory=dict)
     path: str = ""
+    undone: int = 0  # rows `bulkassoc undo` removed again
+    deleted: int = 0  # rows a --mirror run deleted
 
     def to_dict(self) -> dict[str, object]:
         return {"total": self.total, "succeeded": self.succeeded, "failed": self.failed,
                 "pending": self.pending, "invalid": self.invalid, "by_status": dict(self.by_status),
-                "by_category": dict(self.by_category)}
+                "by_category": dict(self.by_category), "undone": self.undone, "deleted": self.deleted}
 
     def human(self) -> str:
         lines = [
@@ -36,6 +38,8 @@ class LedgerReport:
             f"  succeeded {self.succeeded:,}   failed {self.failed:,}   invalid {self.invalid:,}   "
             f"pending {self.pending:,}",
         ]
+        if self.undone or self.deleted:
+            lines.append(f"  undone {self.undone:,}   deleted by a mirror {self.deleted:,}")
         if self.by_status:
             lines.append("  failed by HTTP status: " + ", ".join(f"{k}: {v:,}" for k, v in self.by_status.items()))
         if self.by_category:
@@ -74,7 +78,8 @@ def read_report(path: str | os.PathLike[str]) -> LedgerReport:
     return LedgerReport(
         total=sum(counts.values()), succeeded=counts.get("succeeded", 0), failed=counts.get("failed", 0),
         pending=counts.get("pending", 0), invalid=counts.get("invalid", 0),
-        by_status=by_status, by_category=by_category, path=str(p),
+        by_status=by_status, by_category=by_category, path=str(p), undone=counts.get("undone", 0),
+        deleted=counts.get("deleted", 0),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bulkassoc import Rate, run_async
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.ledger.report import read_report
 from bulkassoc.sync.undo import UndoConfig, undo_async
 
 from ..reliability._harness import finish, last_json, start_cli, wait_until
@@ -60,6 +61,8 @@ async def test_undo_restores_the_exact_association_set(tmp_path: Path) -> None:
         after = statuses(ledger)
         assert sum(s == "undone" for s in after.values()) == 8000
         assert all(after[k] == "succeeded" for k in EXISTED)
+        report = read_report(ledger)
+        assert (report.undone, report.succeeded, report.total) == (8000, 2000, 10_000)
         sent = fake.stats.deletes
         again = await undo_async(undo_config(fake, ledger), rand=random.random)
         assert (again.to_undo, again.undone, again.exit_code) == (0, 0, 0)
