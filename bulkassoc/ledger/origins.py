@@ -125,10 +125,8 @@ def count_unknown(conn: sqlite3.Connection, runs: Sequence[int] | None) -> int:
     """Rows recorded as succeeded whose origin is not known (undo leaves them alone)."""
     if runs is not None:  # a row without origin has no run either
         return 0
-    return int(conn.execute("SELECT count(*) FROM assoc WHERE status = 'succeeded' AND origin IS NULL "
-                            "AND type GLOB '[0-9]*'").fetchone()[0]
-               + conn.execute("SELECT count(*) FROM assoc WHERE status = 'succeeded' AND origin = 'created' "
-                              "AND NOT type GLOB '[0-9]*'").fetchone()[0])
+    return int(conn.execute("SELECT count(*) FROM assoc WHERE status = 'succeeded' AND origin IS NULL"
+                            ).fetchone()[0])
 
 
 def mark_undone(conn: sqlite3.Connection, keys: Sequence[Key]) -> None:
