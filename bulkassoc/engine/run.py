@@ -15,7 +15,6 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ..hubspot.assoc_read import ReadFailed
 from ..hubspot.batch_answers import MAX_SPLIT_DEPTH, BatchVerdict, halves, settle_batch
 from ..hubspot.caller import Caller, CallerConfig, make_mask, pass_through
 from ..hubspot.client import Response
@@ -25,7 +24,7 @@ from ..hubspot.outcomes import Kind, Outcome, required_scope
 from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ..rows.reader import InputError, Row, RowReader, count_data_lines
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
-from ..sync.mirror import MirrorPlan, carry_out, plan_mirror, record_plan, write_deletes
+from ..sync.mirror import Mirror
 from .checks import TypeCheck, Unsent, bind_portal, carry_over_pace, read_account, save_pace, unwritable
 from .config import RunConfig
 from .feed import FeedPlan, Item, admit, chunk_size, dry_feed, feed
@@ -56,7 +55,10 @@ class _Run:
         self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
                            if config.reads_first else None)
         self.labelled = self.batched or config.api != "v3"  # writes that replace a pair's labels
-        self.mirror: MirrorPlan | None = None
+        self.mirror = Mirror(self.caller, ledger, self.halt, source=str(config.input), fmt=config.format,
+                             from_type=config.from_type, max_deletes=config.max_deletes, dry_run=config.dry_run,
+                             deletes_out=None if config.deletes_out is None else str(config.deletes_out),
+                             ) if config.mirror else None
 
     @property
     def batched(self) -> bool:
@@ -208,35 +210,17 @@ class _Run:
         if refused is not None:
             self.halt.stop("portal", refused)
 
-    async def plan_mirror(self) -> None:
-        """--mirror: what the file no longer lists, before any write; the guard (`sync/mirror.py`)."""
-        c = self.config
-        try:
-            self.mirror = plan = await plan_mirror(self.caller, str(c.input), c.format, c.from_type, c.max_deletes)
-        except ReadFailed as exc:
-            self.halt.stop("read", f"--mirror could not read what the file's scope holds: {exc}; rerun")
-            return
-        if c.deletes_out is not None:
-            write_deletes(str(c.deletes_out), plan.deletes)
-        if plan.refused:
-            self.halt.stop("mirror_guard", plan.refusal(c.max_deletes))
-        elif not c.dry_run:
-            record_plan(self.ledger, plan)
-
     async def delete_mirrored(self) -> None:
-        if self.mirror is not None and not self.config.dry_run:
-            deleted, failed, why = await carry_out(self.caller, self.ledger, self.mirror)
-            self.tally.deleted += deleted
-            self.tally.delete_failed += failed
-            self.halt.message = self.halt.message or why
+        if self.mirror is not None:
+            self.halt.message = self.halt.message or await self.mirror.finish()
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
         carry_over_pace(self.ledger, self.caller.limiter)
         async with self.caller:
             await self.until_halted(self.guarded(self.preflight()))
-            if self.config.mirror and not self.halt.is_set():
-                await self.until_halted(self.guarded(self.plan_mirror()))
+            if self.mirror is not None and not self.halt.is_set():
+                await self.until_halted(self.guarded(self.mirror.prepare()))
             if self.halt.is_set() or self.config.dry_run:
                 return
             c = self.config
@@ -258,7 +242,7 @@ class _Run:
         aborted = self.halt.reason
         if aborted is not None:
             code = 2 if aborted in EXIT_2_REASONS else 3
-        elif t.invalid or t.failed or t.skipped_failed or pending or t.delete_failed:
+        elif t.invalid or t.failed or t.skipped_failed or pending or (self.mirror and self.mirror.failed):
             code = 1
         else:
             code = 0
@@ -268,9 +252,10 @@ class _Run:
             requests=writes.requests, retries=writes.retries, throttled=self.caller.throttled, elapsed_s=elapsed,
             aborted=aborted, exit_code=code, checks=checks.requests,
             would_send=t.admitted if dry_run else 0, dry_run=dry_run, message=self.halt.message,
-            ledger=str(self.ledger.path), present=t.present, created=t.created, deleted=t.deleted,
+            ledger=str(self.ledger.path), present=t.present, created=t.created,
+            deleted=self.mirror.deleted if self.mirror else 0,
             reads=self.caller.count("read").requests,
-            would_delete=len(self.mirror.deletes) if self.mirror is not None and (dry_run or aborted) else 0,
+            would_delete=self.mirror.planned if self.mirror is not None and (dry_run or aborted) else 0,
         )
 
 

@@ -23,8 +23,6 @@ class RunTally:
     splits: int = 0  # batches split in halves to isolate bad rows
     present: int = 0  # of succeeded: found already present by the read before the write (no write)
     created: int = 0  # of succeeded: written after the read found them absent
-    deleted: int = 0  # associations a mirror removed
-    delete_failed: int = 0  # deletes that failed for good
 
     def add(self, adm: Admission, rows: int) -> None:
         self.rows += rows

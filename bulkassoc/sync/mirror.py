@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..hubspot.assoc_read import ReadFailed
 from ..hubspot.caller import Caller
+from ..hubspot.halt import Halt
 from ..hubspot.outcomes import Kind
 from ..ledger.origins import mark_deletions, plan_deletions
 from ..ledger.store import Ledger, LedgerError
@@ -31,7 +33,7 @@ from ..rows.reader import Format, Row, RowReader
 from .archive import ARCHIVE_BATCH, archive_keeping
 from .existing import TypeSpec, norm, read_existing
 
-__all__ = ["DELETE_COLUMNS", "MirrorPlan", "carry_out", "parse_max_deletes", "plan_mirror", "record_plan",
+__all__ = ["DELETE_COLUMNS", "Mirror", "MirrorPlan", "carry_out", "parse_max_deletes", "plan_mirror", "record_plan",
            "write_deletes"]
 
 Key = tuple[str, str, str, str, str]
@@ -152,3 +154,45 @@ async def carry_out(caller: Caller, ledger: Ledger, plan: MirrorPlan) -> tuple[i
                 failed += len(part)
                 why = why or f"a delete failed: {outcome.status or outcome.category} {message}"
     return deleted, failed, why
+
+
+class Mirror:
+    """A run's mirror step: `prepare` before the first write (plan, guard, record), `finish` after the last."""
+
+    def __init__(self, caller: Caller, ledger: Ledger, halt: Halt, *, source: str, fmt: Format | None,
+                 from_type: str | None, max_deletes: str, deletes_out: str | None, dry_run: bool) -> None:
+        self.caller, self.ledger, self.halt = caller, ledger, halt
+        self.source, self.fmt, self.from_type = source, fmt, from_type
+        self.max_deletes, self.deletes_out, self.dry_run = max_deletes, deletes_out, dry_run
+        self.plan: MirrorPlan | None = None
+        self.deleted = self.failed = 0
+
+    @property
+    def planned(self) -> int:
+        return 0 if self.plan is None else len(self.plan.deletes)
+
+    async def prepare(self) -> None:
+        try:
+            self.plan = plan = await plan_mirror(self.caller, self.source, self.fmt, self.from_type, self.max_deletes)
+        except ReadFailed as exc:
+            self.halt.stop("read", f"--mirror could not read what the file's scope holds: {exc}; rerun")
+            return
+        if self.deletes_out is not None:
+            try:
+                write_deletes(self.deletes_out, plan.deletes)
+            except OSError as exc:
+                self.halt.stop("input", f"cannot write --deletes-out {self.deletes_out}: {exc.strerror or exc}")
+                return
+        if plan.refused:
+            self.halt.stop("mirror_guard", plan.refusal(self.max_deletes))
+        elif not self.dry_run:
+            record_plan(self.ledger, plan)
+
+    async def finish(self) -> str:
+        """Carry out the planned deletes; why some failed ('' when none did)."""
+        if self.plan is None or self.dry_run:
+            return ""
+        deleted, failed, why = await carry_out(self.caller, self.ledger, self.plan)
+        self.deleted += deleted
+        self.failed += failed
+        return why
