@@ -1,4 +1,4 @@
-"""The fake HubSpot's association deletes (HUBSPOT_API_2.md §3; HubSpot-public-api-spec-collection,
+"""The fake HubSpot's association deletes (docs/hubspot-api.md §9; HubSpot-public-api-spec-collection,
 CRM/Associations/Rollouts/130902/v4/associations.json):
 
 - `POST /crm/v4/associations/{from}/{to}/batch/archive`, `{"inputs":[{"from":{"id"},"to":[{"id"}…]}]}`:

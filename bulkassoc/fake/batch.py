@@ -244,7 +244,7 @@ def _invalid(object_type: str, object_id: str) -> dict[str, Any]:
 
 
 def _store(fake: Portal, from_type: str, from_id: str, to_type: str, to_id: str, specs: list[_Spec]) -> None:
-    """v4 creates replace the pair's labels with the ones sent (HUBSPOT_API_2.md §5)."""
+    """v4 creates replace the pair's labels with the ones sent (docs/hubspot-api.md §9)."""
     fake.replace(from_type, from_id, to_type, to_id, list(dict.fromkeys(str(type_id) for _, type_id in specs)))
 
 

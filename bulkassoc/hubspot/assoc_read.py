@@ -1,5 +1,5 @@
 """One `POST /crm/v4/associations/{fromType}/{toType}/batch/read` through the paced caller: its path, its
-body, what its answer means, and the pieces of a page (docs/hubspot-api.md §6; HUBSPOT_API_2.md §4).
+body, what its answer means, and the pieces of a page (docs/hubspot-api.md §6).
 
 Shared by `verify` (is a row there?) and `sync` (what exists before a write, a mirror's scope): up to
 MAX_READ_IDS fromIds per call; `after` is set per input, so each fromId pages on its own.

@@ -1,4 +1,4 @@
-"""Removing exactly one type between a pair: v4 `batch/labels/archive` (HUBSPOT_API_2.md §3), the only
+"""Removing exactly one type between a pair: v4 `batch/labels/archive` (docs/hubspot-api.md §9), the only
 delete undo and mirror send. `batch/archive` and the v4 single DELETE remove every type between a pair,
 so they are never used: a type the pair had before must stay. HubSpot's trap, "deleting an unlabeled
 association will also delete all labeled associations between those two objects", is answered by

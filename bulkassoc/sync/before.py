@@ -2,7 +2,7 @@
 write must send so that no label of the pair is lost.
 
 HubSpot's v4 creates (the labelled PUT, batch create) *replace* a pair's labels with the ones sent
-(HUBSPOT_API_2.md §5). So, per chunk, the rows' existing associations are read first (≤ 1 batch read
+(docs/hubspot-api.md §9). So, per chunk, the rows' existing associations are read first (≤ 1 batch read
 per 1,000 fromIds, through the paced caller), then:
 - a row whose pair already carries its type is `present`: recorded as succeeded, nothing sent;
 - every other row is written with the union of the pair's existing types and every type this run writes

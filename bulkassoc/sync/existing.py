@@ -1,5 +1,5 @@
 """What HubSpot holds for some fromIds of one (fromType, toType): v4 batch reads through the paced caller,
-up to 1,000 fromIds per call, each fromId paged on its own (`after` per input; HUBSPOT_API_2.md §4)."""
+up to 1,000 fromIds per call, each fromId paged on its own (`after` per input; docs/hubspot-api.md §6)."""
 
 from __future__ import annotations
 
