@@ -61,6 +61,10 @@ class RunConfig:
     progress: bool = False
     handle_signals: bool = False  # install SIGINT/SIGTERM handlers (the CLI does; a library caller may not)
     grace: float = 5.0  # seconds in-flight requests get to finish after an interrupt
+    log_file: str | os.PathLike[str] | None = None  # --log-file: one line per event that matters (engine/events.py)
+    log_format: Literal["text", "json"] = "text"
+    progress_lines: float | None = None  # seconds between timestamped progress lines on stderr (None: none)
+    timeline_interval: float | None = 10.0  # seconds per point of the ledger's timeline (None: keep none)
     stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
     # read what exists before writing (None: on wherever a write could replace labels: batch mode, v4 and
     # date-versioned single writes, --mirror; off for v3 single PUTs, which only add)
@@ -98,6 +102,11 @@ class RunConfig:
                 parse_max_deletes(self.max_deletes)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"--log-format must be text or json, got {self.log_format!r}")
+        for name, value in (("--log-interval", self.progress_lines), ("timeline_interval", self.timeline_interval)):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be > 0 seconds, got {value}")
         if self.grace < 0:
             raise ConfigError(f"grace must be >= 0 seconds, got {self.grace}")
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..hubspot.halt import Halt
 from ..ledger.store import Key, Ledger, line_key
+from ..rows.bounded import FIELD_MAX, bound, bound_field
 from ..rows.pump import ChunkPump
 from ..rows.reader import InvalidRow, Row, RowReader
 from .batcher import Batcher
@@ -35,7 +36,7 @@ class FeedPlan:
 
 def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: bool, resend: bool) -> list[Row]:
     """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`."""
-    items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, it.reason)
+    items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, bound(it.reason))
              for it in chunk]
     adm = ledger.admit(items, retry_failed, resend)
     tally.add(adm, len(chunk))
@@ -101,4 +102,6 @@ def invalid_key(row: InvalidRow) -> Key:
     """An invalid row is keyed by its content like any row, unless it has none (a line that is not
     an object at all): then by its line, so that two such lines stay two entries."""
     key = row.key
+    if any(len(v) > FIELD_MAX for v in key):  # a garbage field: kept short (with a digest) in the ledger
+        key = (bound_field(key[0]), bound_field(key[1]), bound_field(key[2]), bound_field(key[3]), bound_field(key[4]))
     return key if any(key) else line_key(row.line)

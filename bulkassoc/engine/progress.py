@@ -15,7 +15,7 @@ class Progress:
     """Redraws `done/total · failed · rate · ETA` at most every `interval` seconds."""
 
     def __init__(self, total: int | None, *, stream: TextIO | None = None, interval: float = 0.5) -> None:
-        self._total = total
+        self.total = total
         self._stream = stream if stream is not None else sys.stderr
         self._interval = interval
         self._started = time.monotonic()
@@ -30,12 +30,12 @@ class Progress:
         elapsed = max(now - self._started, 1e-9)
         rate = requests / elapsed
         done = succeeded + failed + skipped
-        parts = [f"done {done:,}" + (f"/{self._total:,}" if self._total else "")]
-        if self._total:
-            parts[0] += f" ({min(100.0, 100 * done / self._total):.1f}%)"
+        parts = [f"done {done:,}" + (f"/{self.total:,}" if self.total else "")]
+        if self.total:
+            parts[0] += f" ({min(100.0, 100 * done / self.total):.1f}%)"
         parts += [f"failed {failed:,}", f"{rate:.1f} req/s"]
-        if self._total and rate > 0 and done < self._total:
-            parts.append(f"ETA {format_duration((self._total - done) / rate)}")
+        if self.total and rate > 0 and done < self.total:
+            parts.append(f"ETA {format_duration((self.total - done) / rate)}")
         line = "  ".join(parts)
         pad = max(0, self._width - len(line))
         self._width = len(line)

@@ -21,6 +21,7 @@ from ..hubspot.client import Response
 from ..hubspot.endpoints import batch_request, single_request
 from ..hubspot.halt import EXIT_2_REASONS, Halt, Halted
 from ..hubspot.outcomes import Kind, Outcome, required_scope
+from ..ledger.failures import Failure
 from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ..rows.reader import InputError, Row, RowReader, count_data_lines
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
@@ -28,10 +29,10 @@ from ..sync.mirror import Mirror
 from .checks import TypeCheck, Unsent, bind_portal, carry_over_pace, read_account, save_pace, unwritable
 from .config import RunConfig
 from .feed import FeedPlan, Item, admit, chunk_size, dry_feed, feed
-from .progress import Progress
 from .shutdown import install_signal_handlers, wind_down
 from .summary import RunSummary
 from .tally import RunTally
+from .watch import Snapshot, Watch, after_run, rate_source, watch_for
 
 __all__ = ["run_async"]
 
@@ -40,8 +41,9 @@ FLUSH_INTERVAL = 0.25  # seconds between ledger commits while outcomes trickle i
 
 class _Run:
     def __init__(self, config: RunConfig, ledger: Ledger, reader: RowReader, rand: Callable[[], float],
-                 version: str) -> None:
+                 version: str, watch: Watch | None = None) -> None:
         self.config = config
+        self.watch = watch or Watch(log=None, live=None, lines_every=None)
         self.ledger = ledger
         self.reader = reader
         self.tally = RunTally()
@@ -49,7 +51,8 @@ class _Run:
         self.caller = Caller(CallerConfig(
             base_url=config.base_url, token=config.access_token, token_env=config.token_env, rate=config.rate,
             concurrency=config.concurrency, timeout=config.timeout, retry=config.retry,
-            daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand)
+            daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand,
+            on_event=self.watch.on_event)
         self.types = TypeCheck(self.caller)
         self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=config.concurrency * 4)
         self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
@@ -59,6 +62,7 @@ class _Run:
                              from_type=config.from_type, max_deletes=config.max_deletes, dry_run=config.dry_run,
                              deletes_out=None if config.deletes_out is None else str(config.deletes_out),
                              ) if config.mirror else None
+        self.top_failures: list[Failure] = []
 
     @property
     def batched(self) -> bool:
@@ -99,6 +103,7 @@ class _Run:
             self.ledger.fail_unsent(row.key, category, message)
             if self.read_first is not None:
                 self.read_first.settled(row)
+            self.watch.settled(False, Outcome(Kind.PERMANENT, None, category, message))
         self.tally.failed += len(failed)
         self.tally.unsent_failures += len(failed)
 
@@ -153,6 +158,7 @@ class _Run:
 
     def record(self, row: Row, ok: bool, outcome: Outcome, sent: int) -> None:
         self.ledger.record(row.key, ok, outcome, sent)  # the caller masked the token in the outcome
+        self.watch.settled(ok, outcome)
         if ok:
             self.tally.succeeded += 1
             self.tally.created += self.read_first is not None and row.type.isdigit()
@@ -162,9 +168,10 @@ class _Run:
             self.read_first.settled(row)
 
     # -- orchestration --------------------------------------------------------------------------
-    async def ticker(self, progress: Progress | None) -> None:
+    async def ticker(self, total: int | None) -> None:
         saved: float | None = None
         limiter = self.caller.limiter
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
             try:
@@ -175,9 +182,11 @@ class _Run:
             except LedgerError as exc:
                 self.halt.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
                 return
-            if progress is not None:
-                t = self.tally
-                progress.update(t.succeeded, t.failed, t.already_done, self.caller.count("write").requests)
+            t = self.tally
+            snap = Snapshot(t.succeeded, t.failed, t.succeeded + t.failed + t.already_done + t.invalid + t.duplicates
+                            + t.skipped_failed, self.caller.count("write").requests, total)
+            if self.watch.tick(loop.time(), snap, limiter.rate, self.caller.pacer.advertised):
+                self.watch.save_timeline(self.ledger.conn)
 
     async def guarded(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a task body; a halt or cancel is a quiet exit, a ledger or input error a halt."""
@@ -256,6 +265,10 @@ class _Run:
             deleted=self.mirror.deleted if self.mirror else 0,
             reads=self.caller.count("read").requests,
             would_delete=self.mirror.planned if self.mirror is not None and (dry_run or aborted) else 0,
+            rate="" if dry_run else str(self.caller.limiter.rate),
+            rate_source="" if dry_run else rate_source(self.config.rate, self.caller.limiter.rate,
+                                                       self.caller.pacer.advertised),
+            top_failures=[f.to_dict() for f in self.top_failures],
         )
 
 
@@ -269,14 +282,18 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
     loop = asyncio.get_running_loop()
     started = loop.time()
     with RowReader(config.input, config.format, config.from_type, stdin=config.stdin) as reader:
+        watch = watch_for(config)
         ledger = _open_ledger(config)
-        run = _Run(config, ledger, reader, rand or random.Random().random, version)
-        progress = None
-        if config.progress and not config.dry_run:
-            progress = Progress(None if str(config.input) == "-" else count_data_lines(config.input))
-        remove_signals = (install_signal_handlers(run.halt.stop, run.halt.event, run.caller.busy)
+        run = _Run(config, ledger, reader, rand or random.Random().random, version, watch)
+        total = None
+        if (config.progress or config.progress_lines) and not config.dry_run and str(config.input) != "-":
+            total = count_data_lines(config.input)
+        if not config.dry_run:
+            watch.begin(ledger.run_id, loop.time(), ledger.conn, config, total)
+        remove_signals = (install_signal_handlers(run.halt.stop, run.halt.event, run.caller.busy,
+                                                  grace=config.grace, say=watch.stopping)
                           if config.handle_signals else None)
-        ticker = loop.create_task(run.ticker(progress))
+        ticker = loop.create_task(run.ticker(total))
         try:
             if config.dry_run:
                 await run.guarded(dry_feed(reader, run.admit_chunk))
@@ -289,16 +306,19 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
                 await ticker
             if remove_signals is not None:
                 remove_signals()
-            if progress is not None:
-                progress.close()
+            watch.finish(loop.time(), run.caller.limiter.rate, run.caller.pacer.advertised)
             _close_ledger(run, config, loop.time() - started)
-        return run.summary(loop.time() - started, config.dry_run)
+        summary = run.summary(loop.time() - started, config.dry_run)
+        watch.end(summary)
+        return summary
 
 
 def _close_ledger(run: _Run, config: RunConfig, elapsed: float) -> None:
     try:
         if not config.dry_run:
             save_pace(run.ledger, run.caller.limiter)
+            run.watch.save_timeline(run.ledger.conn)
+            run.top_failures = after_run(run.ledger, str(config.input), complete=run.halt.reason is None)
         run.ledger.close(None if config.dry_run else _summary_json(run.summary(elapsed, False)))
     except LedgerError as exc:
         run.halt.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")

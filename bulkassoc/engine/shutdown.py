@@ -12,9 +12,12 @@ __all__ = ["install_signal_handlers", "wind_down"]
 
 
 def install_signal_handlers(stop: Callable[[Any, str], None], halt: asyncio.Event,
-                            busy: set[asyncio.Task[Any]]) -> Callable[[], None]:
+                            busy: set[asyncio.Task[Any]], *, grace: float = 0.0,
+                            say: Callable[[str], None] | None = None) -> Callable[[], None]:
     """SIGINT/SIGTERM halt intake; a second signal also cancels the requests still in flight.
 
+    `say` tells the user at once what the stop waits for (and how to stop waiting); the second
+    signal's cancelled requests stay pending in the ledger, so the rerun sends them again.
     Returns a function that removes the handlers again.
     """
     loop = asyncio.get_running_loop()
@@ -22,10 +25,17 @@ def install_signal_handlers(stop: Callable[[Any, str], None], halt: asyncio.Even
 
     def on_signal(signum: int) -> None:
         if halt.is_set():
+            if busy and say is not None:
+                say(f"quitting now: {len(busy)} requests in flight stay pending and are sent again on the rerun")
             for task in list(busy):
                 task.cancel()
             return
-        stop("interrupted", f"stopped by {signal.Signals(signum).name}")
+        name = signal.Signals(signum).name
+        stop("interrupted", f"stopped by {name}")
+        if say is not None:
+            again = "Ctrl-C" if signum == signal.SIGINT else name
+            say(f"stopping: waiting up to {grace:g} s for {len(busy)} requests in flight "
+                f"({again} again to quit now)" if busy else "stopping: no request in flight")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

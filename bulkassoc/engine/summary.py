@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..hubspot.halt import EXIT_2_REASONS, AbortReason
 
@@ -39,6 +39,15 @@ class RunSummary:
     deleted: int = 0  # associations a mirror removed (undoable: `bulkassoc undo`)
     reads: int = 0  # batch reads of what exists (read before write, mirror)
     would_delete: int = 0  # mirror dry run (or a refused mirror): deletes planned
+    rate: str = ""  # the pace in force at the end (N/Ds)
+    rate_source: str = ""  # where it came from: --rate, or HubSpot's X-HubSpot-RateLimit-* headers
+    top_failures: list[dict[str, object]] = field(default_factory=list)  # {category, count, example}, this run
+
+    @property
+    def resumable(self) -> bool:
+        """A rerun of the same command picks up where this one stopped (not so after a usage error,
+        a wrong portal or type, or a rejected token: the cause must be fixed first)."""
+        return self.aborted is not None and self.aborted not in EXIT_2_REASONS and self.aborted != "auth"
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -69,12 +78,28 @@ class RunSummary:
             extra.append(f"retries {self.retries:,}   throttled (429) {self.throttled:,}")
         if extra:
             lines.append("  " + "   ".join(extra))
+        if self.rate:
+            lines.append(f"  rate {self.rate} from {self.rate_source}")
+        for f in self.top_failures:
+            lines.append(f"  failed {f['category']}: {f['count']:,}  e.g. {f['example']}")
         if self.aborted:
             lines.append(f"  aborted ({self.aborted}): {self.message}")
-            lines.append("  rerun the same command to resume; rows already recorded as done are skipped")
-        elif self.failed or self.invalid:
-            lines.append(f"  see the failures: bulkassoc report {self.ledger} --failed-out failed.csv")
+            if self.resumable and self.aborted != "daily_limit":  # the daily message says when to rerun
+                lines.append("  rerun the same command to resume; rows already recorded as done are skipped")
+            elif self.aborted == "auth":
+                lines.append("  fix the token or its scopes, then rerun the same command to resume")
+        if (self.failed or self.invalid) and self.ledger and not self.dry_run:
+            lines.append(f"  all failures: bulkassoc report {self.ledger} --failed-out failed.csv")
         return "\n".join(lines)
+
+    def one_line(self) -> str:
+        """The summary in one line, for the event log."""
+        took = format_duration(self.elapsed_s)
+        line = (f"exit {self.exit_code}: {self.rows:,} rows; succeeded {self.succeeded:,}, failed {self.failed:,}, "
+                f"invalid {self.invalid:,}, duplicates {self.duplicates:,}, already done {self.already_done:,}, "
+                f"pending {self.pending:,}; {self.requests:,} requests, {self.retries:,} retries, "
+                f"{self.throttled:,} throttled (429) in {took}")
+        return line + (f"; rate {self.rate} from {self.rate_source}" if self.rate else "")
 
 
 def format_duration(seconds: float) -> str:

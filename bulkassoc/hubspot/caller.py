@@ -31,11 +31,14 @@ from .client import Response, open_session, request
 from .halt import Halt, Halted
 from .outcomes import Kind, Outcome, RetryPolicy, backoff_delay
 
-__all__ = ["Answer", "CallCounts", "Caller", "CallerConfig", "Judge", "make_mask", "pass_through"]
+__all__ = ["Answer", "CallCounts", "Caller", "CallerConfig", "EventSink", "Judge", "make_mask", "pass_through"]
 
 _V = TypeVar("_V")
 Judge = Callable[[Outcome, Response | None], tuple[Outcome, _V]]
 """What an answer means for the request as a whole: (its outcome, a payload for the command)."""
+EventSink = Callable[[str, dict[str, Any]], None]
+"""Told what happens to requests: ("answer", {purpose, attempt, latency, status, kind}), ("throttle",
+{wait, why}), ("pace", {old, new, why}). The command decides what to log or chart (see engine/watch.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,16 @@ def pass_through(outcome: Outcome, response: Response | None) -> tuple[Outcome, 
     return outcome, response
 
 
+def throttle_source(response: Response | None) -> str:
+    """Where a 429 pause's length came from, for the log."""
+    headers = response.headers if response is not None else {}
+    if "Retry-After" in headers:
+        return "Retry-After"
+    if "X-HubSpot-RateLimit-Interval-Milliseconds" in headers:
+        return "the window in X-HubSpot-RateLimit-Interval-Milliseconds"
+    return "no Retry-After or window header: 10 s"
+
+
 def make_mask(token: str) -> Callable[[str], str]:
     """A function that replaces the token in text that came from outside."""
     if not token:
@@ -88,8 +101,10 @@ def make_mask(token: str) -> Callable[[str], str]:
 class Caller:
     """One command's requests to HubSpot. Use as `async with Caller(config, halt, rand=...) as caller`."""
 
-    def __init__(self, config: CallerConfig, halt: Halt, *, rand: Callable[[], float]) -> None:
+    def __init__(self, config: CallerConfig, halt: Halt, *, rand: Callable[[], float],
+                 on_event: EventSink | None = None) -> None:
         self.config = config
+        self.on_event = on_event
         self.halt = halt
         self._rand = rand
         self.limiter = RollingWindowLimiter(config.rate or AUTO_START)
@@ -139,7 +154,7 @@ class Caller:
         counts = self.count(purpose)
         tries = throttles = sent = 0
         while True:
-            outcome, response = await self._send(method, self.config.base_url + path, body, counts)
+            outcome, response = await self._send(method, self.config.base_url + path, body, counts, purpose, sent + 1)
             sent += 1
             counts.requests += 1
             counts.retries += sent > 1
@@ -168,8 +183,8 @@ class Caller:
             await self.nap(max(backoff_delay(tries, self._rand(), base=policy.backoff_base, cap=policy.backoff_cap),
                                whole.wait or 0.0))
 
-    async def _send(self, method: str, url: str, body: bytes | None,
-                    counts: CallCounts) -> tuple[Outcome, Response | None]:
+    async def _send(self, method: str, url: str, body: bytes | None, counts: CallCounts, purpose: str = "write",
+                    attempt: int = 1) -> tuple[Outcome, Response | None]:
         """One attempt through the limiter and the daily guard; marks this task busy while on the wire."""
         assert self._session is not None, "use the caller as `async with caller:`"
         await self.limiter.acquire()
@@ -189,16 +204,26 @@ class Caller:
             outcome, response = await request(self._session, method, url, body=body)
         finally:
             self.busy.discard(task)
+        if self.on_event is not None:
+            self.on_event("answer", {"purpose": purpose, "attempt": attempt, "latency": loop.time() - started,
+                                     "status": outcome.status, "kind": outcome.kind.name})
         if response is None:
             self.transport_streak += 1
         else:
             self.transport_streak = 0
+            pace = self.limiter.rate
             self.pacer.observe(response.headers, started)
+            if self.on_event is not None and self.limiter.rate != pace:
+                self.on_event("pace", {"old": pace, "new": self.limiter.rate, "advertised": self.pacer.advertised,
+                                       "ceiling": self.config.rate})
             self.daily.observe(response.headers)
             response = self._masked_response(response)
         if outcome.kind is Kind.THROTTLED:
             counts.throttled += 1
-            self.limiter.pause(10.0 if outcome.wait is None else outcome.wait)
+            wait = 10.0 if outcome.wait is None else outcome.wait
+            self.limiter.pause(wait)
+            if self.on_event is not None:
+                self.on_event("throttle", {"wait": wait, "why": throttle_source(response), "purpose": purpose})
         return outcome, response
 
     # -- waiting and stopping -------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 
 from ..hubspot.outcomes import Kind, Outcome
+from ..rows.bounded import bound
 from .origins import ensure_sync_schema
 
 __all__ = [
@@ -143,10 +144,21 @@ class _FileLock:
                 f"the ledger {self._path.with_suffix('')} is in use by another running bulkassoc; "
                 "wait for it to finish, or pass --ledger PATH for a separate ledger"
             ) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(self._path))
+        except OSError:
+            same = False
+        if not same:  # the holder removed the file as we locked it: lock the new one
+            os.close(fd)
+            self.acquire()
+            return
         self._fd = fd
 
     def release(self) -> None:
+        """Remove the lock file while still holding it (a clean exit leaves no `.lock` behind), then unlock."""
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
             os.close(self._fd)
             self._fd = None
 
@@ -340,9 +352,9 @@ class Ledger:
         self._pending.append((
             "succeeded" if succeeded else "failed",
             outcome.status,
-            None if succeeded else (outcome.category or None),
-            None if succeeded else (outcome.message or None),
-            outcome.correlation_id or None,
+            None if succeeded else (bound(outcome.category, 200) or None),
+            None if succeeded else (bound(outcome.message) or None),
+            bound(outcome.correlation_id, 200) or None,
             attempts,
             time.time(),
             *key,
