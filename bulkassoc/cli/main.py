@@ -18,14 +18,23 @@ from ..hubspot.outcomes import RetryPolicy
 from ..ledger.store import LedgerError
 from ..pacing.rate import Rate
 from ..rows.reader import InputError
+from .envvars import EnvCommand
 from .options import CONTEXT, connection_options, fail
+from .watch_options import progress_settings, watch_options
 
 __all__ = ["cli", "main"]
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="bulkassoc")
 def cli() -> None:
-    """Create HubSpot CRM associations in bulk: rate-limited, resumable, loss-free."""
+    """Create HubSpot CRM associations in bulk: rate-limited, resumable, loss-free.
+
+    Every option also reads BULKASSOC_<OPTION> from the environment (--json: BULKASSOC_JSON,
+    --format: BULKASSOC_FORMAT); each command's --help names them.
+    """
+
+
+cli.command_class = EnvCommand
 
 
 @cli.command("run", context_settings=CONTEXT)
@@ -35,7 +44,10 @@ def cli() -> None:
               help="On a rerun, attempt rows whose last outcome was a failure again, or leave them.")
 @click.option("--dry-run", is_flag=True, help="Read and validate everything, count what would be sent; no network.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
-@click.option("--progress/--no-progress", default=None, help="Live progress [default: on when stderr is a terminal].")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr: a live line on a terminal, else a timestamped line every --log-interval "
+                   "seconds [default: on].")
+@watch_options
 @click.option("--preflight/--no-preflight", default=True, show_default=True,
               help="Before the first write, check the token (and learn the portal) with one cheap request, and "
                    "each (fromType, toType) pair's association types with the labels endpoint.")
@@ -69,7 +81,8 @@ def cli() -> None:
 def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
-    as_json: bool, progress: bool | None, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
+    as_json: bool, progress: bool | None, log_file: str | None, log_format: str, log_interval: float,
+    preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
     api: str, category: str, resend: bool, read_first: bool | None, mirror: bool, max_deletes: str,
     deletes_out: str | None,
 ) -> None:
@@ -90,7 +103,8 @@ def run_command(
             dry_run=dry_run, preflight=preflight, daily_reserve=daily_reserve, resend=resend,
             mode=mode, batch_size=batch_size, api=api, category=category,  # type: ignore[arg-type]
             read_first=read_first, mirror=mirror, max_deletes=max_deletes, deletes_out=deletes_out,
-            progress=sys.stderr.isatty() if progress is None else progress, handle_signals=True,
+            handle_signals=True, log_file=log_file, log_format=log_format,  # type: ignore[arg-type]
+            **progress_settings(progress, sys.stderr.isatty(), log_interval),
         )
         summary = run(config)
     except (ConfigError, InputError, LedgerError) as exc:
@@ -99,28 +113,6 @@ def run_command(
     if as_json:
         click.echo(orjson.dumps(summary.to_dict()).decode())
     sys.exit(summary.exit_code)
-
-
-@cli.command("report", context_settings=CONTEXT)
-@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the totals as one JSON object on stdout.")
-@click.option("--failed-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
-              help="Write every failed and invalid row as a CSV that `bulkassoc run` accepts.")
-def report_command(ledger_path: str, as_json: bool, failed_out: str | None) -> None:
-    """Summarise a ledger; optionally write its failed rows for a retry."""
-    from ..ledger.report import read_report, write_failed_csv
-
-    try:
-        report = read_report(ledger_path)
-        written = write_failed_csv(ledger_path, failed_out) if failed_out else None
-    except LedgerError as exc:
-        fail(str(exc))
-    if as_json:
-        click.echo(orjson.dumps(report.to_dict()).decode())
-    else:
-        click.echo(report.human())
-    if written is not None:
-        click.echo(f"wrote {written:,} failed and invalid rows to {failed_out}", err=True)
 
 
 @cli.command("demo", context_settings=CONTEXT)
@@ -134,10 +126,12 @@ def demo_command(progress: bool | None) -> None:
 
 def _register_optional() -> None:
     from .fake_command import fake_hubspot_command
+    from .report_command import report_command
     from .undo_command import undo_command
     from .verify_command import verify_command
 
     cli.add_command(fake_hubspot_command)
+    cli.add_command(report_command)
     cli.add_command(undo_command)
     cli.add_command(verify_command)
 

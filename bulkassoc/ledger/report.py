@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..rows.bounded import FIELD_MAX, bound
+from .failures import not_retired
 from .store import LedgerError, connect, is_line_key
 
 __all__ = ["FAILED_COLUMNS", "LedgerReport", "read_report", "write_failed_csv"]
@@ -26,11 +29,13 @@ class LedgerReport:
     path: str = ""
     undone: int = 0  # rows `bulkassoc undo` removed again
     deleted: int = 0  # rows a --mirror run deleted
+    retired: int = 0  # failed or invalid entries whose row was fixed or dropped from the input (not counted above)
 
     def to_dict(self) -> dict[str, object]:
         return {"total": self.total, "succeeded": self.succeeded, "failed": self.failed,
                 "pending": self.pending, "invalid": self.invalid, "by_status": dict(self.by_status),
-                "by_category": dict(self.by_category), "undone": self.undone, "deleted": self.deleted}
+                "by_category": dict(self.by_category), "undone": self.undone, "deleted": self.deleted,
+                "retired": self.retired}
 
     def human(self) -> str:
         lines = [
@@ -44,31 +49,45 @@ class LedgerReport:
             lines.append("  failed by HTTP status: " + ", ".join(f"{k}: {v:,}" for k, v in self.by_status.items()))
         if self.by_category:
             lines.append("  failed by category: " + ", ".join(f"{k}: {v:,}" for k, v in self.by_category.items()))
+        if self.retired:
+            lines.append(f"  no longer reported: {self.retired:,} failed or invalid rows fixed or dropped from "
+                         "the input since (kept in the ledger's history)")
         return "\n".join(lines)
 
 
 def _open(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     if not p.is_file():
-        raise LedgerError(f"no ledger at {p}: pass the file `bulkassoc run` wrote (default INPUT.ledger.sqlite)")
+        raise LedgerError(f"no ledger at {p}: give the file `bulkassoc run` wrote (default INPUT.ledger.sqlite)")
     return p
+
+
+def _connect(p: Path) -> sqlite3.Connection:
+    """Open for reading; a file that is not a ledger (an input given by mistake, say) is named as such."""
+    try:
+        return connect(p, readonly=True)
+    except LedgerError:
+        raise LedgerError(f"{p} is not a bulkassoc ledger: give the file `bulkassoc run` wrote "
+                          "(default INPUT.ledger.sqlite, or the --ledger PATH of the run)") from None
 
 
 def read_report(path: str | os.PathLike[str]) -> LedgerReport:
     p = _open(path)
-    conn = connect(p, readonly=True)
+    conn = _connect(p)
     try:
-        counts = dict(conn.execute("SELECT status, count(*) FROM assoc GROUP BY status").fetchall())
+        keep = not_retired(conn)
+        counts = dict(conn.execute(f"SELECT status, count(*) FROM assoc WHERE {keep} GROUP BY status").fetchall())
+        retired = 0 if keep == "1" else conn.execute("SELECT count(*) FROM retired").fetchone()[0]
         by_status = {
             ("none" if status is None else str(status)): n
             for status, n in conn.execute(
-                "SELECT http_status, count(*) FROM assoc WHERE status = 'failed' "
+                f"SELECT http_status, count(*) FROM assoc WHERE status = 'failed' AND {keep} "
                 "GROUP BY http_status ORDER BY count(*) DESC, http_status").fetchall()
         }
         by_category = {
             (cat or "none"): n
             for cat, n in conn.execute(
-                "SELECT category, count(*) FROM assoc WHERE status IN ('failed', 'invalid') "
+                f"SELECT category, count(*) FROM assoc WHERE status IN ('failed', 'invalid') AND {keep} "
                 "GROUP BY category ORDER BY count(*) DESC, category").fetchall()
         }
     except Exception as exc:  # sqlite3.Error: missing table, corruption
@@ -79,24 +98,27 @@ def read_report(path: str | os.PathLike[str]) -> LedgerReport:
         total=sum(counts.values()), succeeded=counts.get("succeeded", 0), failed=counts.get("failed", 0),
         pending=counts.get("pending", 0), invalid=counts.get("invalid", 0),
         by_status=by_status, by_category=by_category, path=str(p), undone=counts.get("undone", 0),
-        deleted=counts.get("deleted", 0),
+        deleted=counts.get("deleted", 0), retired=retired,
     )
 
 
 def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> int:
     """Write every failed and invalid row, in input-line order; returns how many."""
     p = _open(path)
-    conn = connect(p, readonly=True)
+    conn = _connect(p)
     written = 0
     try:
         cursor = conn.execute(
             "SELECT from_type, from_id, to_type, to_id, type, line, http_status, category, message "
-            "FROM assoc WHERE status IN ('failed', 'invalid') ORDER BY line, from_type, from_id")
+            f"FROM assoc WHERE status IN ('failed', 'invalid') AND {not_retired(conn)} "
+            "ORDER BY line, from_type, from_id")
         with open(out, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(FAILED_COLUMNS)
             for row in cursor:
                 values = ["" if v is None else v for v in row]
+                values[:5] = [bound(str(v), FIELD_MAX) for v in values[:5]]  # ledgers from before the bound
+                values[7:] = [bound(str(v)) for v in values[7:]]
                 if is_line_key(values):
                     values[4] = ""  # the key of a line without fields is not a type
                 writer.writerow(values)
