@@ -59,9 +59,11 @@ def _add_connection_options(fn: F, *, ledger_hidden: bool) -> F:
         click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="NAME",
                      help="Environment variable that holds the access token."),
         click.option("--rate", type=RateType(), default="100/10s", show_default=True,
-                     help="At most N requests started in any rolling window of D (190/10s, 20/1s, 5/500ms), "
-                          "or 'auto': start at 100/10s and follow X-HubSpot-RateLimit-* headers. An explicit "
-                          "rate is a ceiling: the headers can only slow it down."),
+                     help="At most N requests started in any rolling window of D (100/10s, 20/1s, 5/500ms), "
+                          "or 'auto' (recommended): start at 100/10s and follow the X-HubSpot-RateLimit-* headers. "
+                          "The associations API has its own limits, below the general ones: 100/10s on "
+                          "Free/Starter, 150/10s on Professional/Enterprise, up to 200/10s with the increase, "
+                          "500,000 a day. An explicit rate is a ceiling: the headers can only slow it down."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
                      help="At most N requests in flight."),
         click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True,

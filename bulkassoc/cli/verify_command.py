@@ -13,20 +13,25 @@ from ..engine.config import ConfigError
 from ..hubspot.outcomes import RetryPolicy
 from ..pacing.rate import Rate
 from ..rows.reader import InputError
+from .envvars import EnvCommand
 from .options import CONTEXT, fail, read_connection_options
+from .watch_options import progress_settings
 
 __all__ = ["verify_command"]
 
 
-@click.command("verify", context_settings=CONTEXT)
+@click.command("verify", cls=EnvCommand, context_settings=CONTEXT)
 @click.argument("input_path", metavar="INPUT", type=click.Path(allow_dash=True, dir_okay=False))
 @read_connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout.")
 @click.option("--missing-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
               help="Write the missing rows as a CSV that `bulkassoc run` accepts.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr: a live line on a terminal, else a timestamped line every 30 s [default: on].")
 def verify_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, as_json: bool, missing_out: str | None,
+    progress: bool | None,
 ) -> None:
     """Check at HubSpot that the associations of INPUT exist (CSV or JSONL; '-' for stdin).
 
@@ -46,6 +51,7 @@ def verify_command(
             input=input_path, from_type=from_type, format=fmt, base_url=base_url,  # type: ignore[arg-type]
             token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency, timeout=timeout,
             retry=RetryPolicy(max_attempts=max_attempts), missing_out=missing_out, handle_signals=True,
+            **progress_settings(progress, sys.stderr.isatty(), 30.0),
         )
         summary = asyncio.run(verify_async(config))
     except (ConfigError, InputError) as exc:

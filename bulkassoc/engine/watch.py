@@ -66,7 +66,8 @@ class Snapshot:
 
 class Watch:
     def __init__(self, *, log: EventLog | None, live: Progress | None, lines_every: float | None,
-                 stderr: TextIO | None = None, timeline_interval: float | None = None) -> None:
+                 stderr: TextIO | None = None, timeline_interval: float | None = None, failed: str = "failed") -> None:
+        self.failed_word = failed  # what a progress line calls the rows that did not work out
         self.log = log
         self.live = live
         self.lines_every = lines_every  # None: no progress lines
@@ -87,17 +88,20 @@ class Watch:
             else:
                 self.timeline = TimelineRecorder(run_id, interval=self.timeline_interval)
                 self.timeline.begin(loop_now, time.time())
-        if self.live is not None:
-            self.live.total = total
-        if self.lines_every is not None:
-            self._next_line = loop_now + self.lines_every
-            self._last_line = (loop_now, 0)
+        self.start_display(loop_now, total)
         rate = "auto" if config.rate is None else str(config.rate)
         rows = "" if total is None else f"{total:,} rows, "
         self.event("start", f"run {run_id}: {config.input} ({rows}ledger {config.ledger_path}) to {config.base_url}, "
                    f"--rate {rate}, --concurrency {config.concurrency}, --mode {config.mode}",
                    run_id=run_id, input=str(config.input), rows=total, ledger=str(config.ledger_path),
                    base_url=config.base_url, rate=rate, concurrency=config.concurrency, mode=config.mode)
+
+    def start_display(self, loop_now: float, total: int | None) -> None:
+        if self.live is not None:
+            self.live.total = total
+        if self.lines_every is not None:
+            self._next_line = loop_now + self.lines_every
+            self._last_line = (loop_now, 0)
 
     def stopping(self, line: str) -> None:
         """An interrupt: say at once what the stop waits for (stderr, whatever --progress says, and the log)."""
@@ -189,7 +193,7 @@ class Watch:
         per_s = (snap.requests - requests_then) / max(loop_now - then, 1e-9)
         done = f"{snap.done:,}" + (f"/{snap.total:,} ({min(100.0, 100 * snap.done / snap.total):.1f}%)"
                                    if snap.total else "")
-        parts = [f"done {done}", f"failed {snap.failed:,}", f"pace {pace}", f"{per_s:.1f} req/s"]
+        parts = [f"done {done}", f"{self.failed_word} {snap.failed:,}", f"pace {pace}", f"{per_s:.1f} req/s"]
         if snap.total and per_s > 0 and snap.done < snap.total:
             parts.append(f"ETA {format_duration((snap.total - snap.done) / per_s)}")
         text = "  ".join(parts)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from ..rows.bounded import bound
 from ..rows.pump import ChunkPump
-from ..rows.reader import InvalidRow, Key, Row, RowReader
+from ..rows.reader import InvalidRow, Row, RowReader
 from .match import norm_id
+from .seen import SeenKeys
 from .summary import VerifyTally
 
 __all__ = ["Chunk", "ChunkLimits", "fill_chunks"]
@@ -33,7 +35,6 @@ class Chunk:
     from_type: str
     to_type: str
     rows: list[Row] = field(default_factory=list)
-    seen: set[Key] = field(default_factory=set)
     ids: dict[str, None] = field(default_factory=dict)  # normalised fromIds, first-seen order
 
     def accepts(self, from_id: str, limits: ChunkLimits) -> bool:
@@ -46,12 +47,18 @@ async def fill_chunks(reader: RowReader, queue: asyncio.Queue[Chunk | None], tal
     pump: ChunkPump[Row | InvalidRow] = ChunkPump(reader.read_chunk, limits.read_rows)
     open_chunks: dict[tuple[str, str], Chunk] = {}
     open_rows = 0
+    seen = SeenKeys()
     try:
         while items := await pump.next():
             tally.read += len(items)
+            fresh = iter(seen.first_time([it.key for it in items if isinstance(it, Row)]))
             for item in items:
                 if isinstance(item, InvalidRow):
                     tally.invalid += 1
+                    tally.first_invalid = tally.first_invalid or f"line {item.line}: {bound(item.reason, 300)}"
+                    continue
+                if not next(fresh):
+                    tally.duplicates += 1
                     continue
                 group = (item.from_type, item.to_type)
                 from_id = norm_id(item.from_id)
@@ -62,11 +69,6 @@ async def fill_chunks(reader: RowReader, queue: asyncio.Queue[Chunk | None], tal
                     chunk = None
                 if chunk is None:
                     chunk = open_chunks[group] = Chunk(*group)
-                key = item.key
-                if key in chunk.seen:
-                    tally.duplicates += 1
-                    continue
-                chunk.seen.add(key)
                 chunk.rows.append(item)
                 chunk.ids[from_id] = None
                 tally.distinct += 1
@@ -79,5 +81,6 @@ async def fill_chunks(reader: RowReader, queue: asyncio.Queue[Chunk | None], tal
             await queue.put(chunk)
     finally:
         pump.stop()
+        seen.close()
     for _ in range(workers):
         await queue.put(None)

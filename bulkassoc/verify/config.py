@@ -35,6 +35,8 @@ class VerifyConfig:
     daily_reserve: int | None = None  # daily quota to leave for other integrations (None: 1% of it)
     missing_out: str | os.PathLike[str] | None = None
     handle_signals: bool = False
+    progress: bool = False  # a live line on stderr (a terminal)
+    progress_lines: float | None = None  # seconds between timestamped progress lines on stderr (None: none)
     stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

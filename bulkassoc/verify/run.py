@@ -36,10 +36,12 @@ from collections.abc import Callable, Coroutine
 from typing import IO, Any
 
 from ..engine.config import ConfigError
+from ..engine.progress import Progress
 from ..engine.shutdown import install_signal_handlers, wind_down
+from ..engine.watch import Snapshot, Watch
 from ..hubspot.caller import Caller, CallerConfig, make_mask
 from ..hubspot.halt import Halt, Halted
-from ..rows.reader import InputError, RowReader
+from ..rows.reader import InputError, RowReader, count_data_lines
 from .chunks import Chunk, ChunkLimits, fill_chunks
 from .config import VerifyConfig
 from .match import settle, take_page, wanted_of
@@ -76,6 +78,10 @@ class _Verify:
     async def produce(self) -> None:
         limits = ChunkLimits(max_ids=MAX_IDS, chunk_rows=CHUNK_ROWS, open_rows=OPEN_ROWS, read_rows=READ_CHUNK)
         await fill_chunks(self.reader, self.queue, self.tally, limits, self.config.concurrency)
+        t = self.tally
+        if t.distinct == 0 and not self.halt.is_set():  # refuse to say "all is well" having checked nothing
+            why = f"all {t.read:,} rows are invalid (first: {t.first_invalid})" if t.read else "the input holds no rows"
+            self.halt.stop("input", f"nothing to check: {why}")
 
     async def work(self) -> None:
         while (chunk := await self.queue.get()) is not None:
@@ -119,6 +125,26 @@ class _Verify:
                          self.problem, self.config.missing_out)
 
 
+async def show_progress(job: _Verify, config: VerifyConfig) -> None:
+    """Progress on stderr: a live line (--progress on a terminal) or timestamped lines."""
+    if not config.progress and config.progress_lines is None:
+        return
+    loop = asyncio.get_running_loop()
+    total = None if str(config.input) == "-" else await asyncio.to_thread(count_data_lines, config.input)
+    watch = Watch(log=None, live=Progress(total) if config.progress else None, lines_every=config.progress_lines,
+                  failed="missing")
+    watch.start_display(loop.time(), total)
+    try:
+        while True:
+            await asyncio.sleep(0.25)
+            t = job.tally
+            watch.tick(loop.time(), Snapshot(t.present, t.missing, t.present + t.missing + t.invalid + t.duplicates,
+                                             job.caller.count("read").requests, total),
+                       job.caller.limiter.rate, job.caller.pacer.advertised)
+    finally:
+        watch.finish(loop.time(), job.caller.limiter.rate, None)
+
+
 async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None = None,
                        version: str = "0") -> VerifySummary:
     """Check every row of the input against HubSpot; write the missing ones to `config.missing_out`.
@@ -142,9 +168,11 @@ async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None
                 job.writer.writerow(MISSING_COLUMNS)
             remove_signals = (install_signal_handlers(job.halt.stop, job.halt.event, job.caller.busy)
                               if config.handle_signals else (lambda: None))
+            ticker = asyncio.ensure_future(show_progress(job, config))
             try:
                 await job.main()
             finally:
+                ticker.cancel()
                 remove_signals()
         finally:
             if out is not None:

@@ -17,7 +17,9 @@ MISSING_COLUMNS = ["fromType", "fromId", "toType", "toId", "type", "line"]
 
 @dataclass(frozen=True)
 class VerifySummary:
-    """read = invalid + duplicates + rows + unchecked; rows = present + missing."""
+    """The vocabulary of `run` (README "One vocabulary"): rows = data rows read = invalid + duplicates
+    + checked + unchecked; checked = present + missing (distinct valid rows decided); `read` is `rows`
+    under its older name."""
 
     rows: int
     present: int
@@ -34,6 +36,7 @@ class VerifySummary:
     exit_code: int
     message: str = ""  # why it aborted, or why rows were left unchecked
     missing_out: str | None = None
+    checked: int = 0
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -42,9 +45,10 @@ class VerifySummary:
 
     def human(self) -> str:
         lines = [
-            f"bulkassoc verify: {self.read:,} rows read; {self.requests:,} batch reads in "
+            f"bulkassoc verify: {self.rows:,} rows read, {self.checked:,} distinct rows checked; "
+            f"{self.requests:,} batch reads in "
             f"{format_duration(self.elapsed_s)}",
-            f"  present {self.present:,}   missing {self.missing:,}   invalid (skipped) {self.invalid:,}   "
+            f"  present {self.present:,}   missing {self.missing:,}   invalid {self.invalid:,}   "
             f"duplicates {self.duplicates:,}" + (f"   unchecked {self.unchecked:,}" if self.unchecked else ""),
         ]
         if self.retries or self.throttled:
@@ -67,6 +71,7 @@ class VerifyTally:
     invalid: int = 0
     duplicates: int = 0
     distinct: int = 0  # distinct valid rows put into chunks
+    first_invalid: str = ""  # "line N: reason" of the first invalid row
     present: int = 0
     missing: int = 0
 
@@ -83,7 +88,7 @@ def summarize(t: VerifyTally, reads: CallCounts, elapsed: float, aborted: AbortR
     else:
         code = 0
     return VerifySummary(
-        rows=t.present + t.missing, present=t.present, missing=t.missing, invalid=t.invalid,
+        rows=t.read, checked=t.present + t.missing, present=t.present, missing=t.missing, invalid=t.invalid,
         duplicates=t.duplicates, unchecked=unchecked, read=t.read, requests=reads.requests, retries=reads.retries,
         throttled=reads.throttled, elapsed_s=elapsed, aborted=aborted, exit_code=code,
         message=message or (f"{unchecked:,} rows could not be checked: {problem}" if unchecked else ""),

@@ -57,7 +57,7 @@ def last_json(stdout: str) -> dict[str, Any]:
 
 
 def counts(s: VerifySummary) -> tuple[int, int, int, int]:
-    return s.rows, s.present, s.missing, s.unchecked
+    return s.checked, s.present, s.missing, s.unchecked
 
 
 # ------------------------------------------------------------------------------------ must show (issue 9)
@@ -157,7 +157,7 @@ async def test_duplicates_invalid_rows_and_type_pairs_are_counted(tmp_path: Path
         s = await verify_async(config(src, fake.url, from_type=None))
         assert counts(s) == (3, 2, 1, 0)
         assert (s.read, s.invalid, s.duplicates, s.requests) == (5, 1, 1, 2)
-        assert s.read == s.invalid + s.duplicates + s.rows + s.unchecked
+        assert s.rows == s.read == s.invalid + s.duplicates + s.checked + s.unchecked
 
 
 # ------------------------------------------------------------------------------------------ chunking
@@ -223,7 +223,7 @@ async def test_wrong_token_aborts_with_exit_3(tmp_path: Path) -> None:
                        "--missing-out", str(out), env=ENV)
     assert r.returncode == 3, r.stderr
     summary = last_json(r.stdout)
-    assert summary["aborted"] == "auth" and summary["unchecked"] == 3 and summary["rows"] == 0
+    assert summary["aborted"] == "auth" and summary["unchecked"] == 3 and summary["checked"] == 0
     assert "HUBSPOT_ACCESS_TOKEN" in summary["message"] and TOKEN not in r.stdout + r.stderr
     assert read_csv(out) == []
 
