@@ -82,7 +82,7 @@ def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
     as_json: bool, progress: bool | None, log_file: str | None, log_format: str, log_interval: float,
-    preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
+    timeline_interval: float, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
     api: str, category: str, resend: bool, read_first: bool | None, mirror: bool, max_deletes: str,
     deletes_out: str | None,
 ) -> None:
@@ -104,6 +104,7 @@ def run_command(
             mode=mode, batch_size=batch_size, api=api, category=category,  # type: ignore[arg-type]
             read_first=read_first, mirror=mirror, max_deletes=max_deletes, deletes_out=deletes_out,
             handle_signals=True, log_file=log_file, log_format=log_format,  # type: ignore[arg-type]
+            timeline_interval=timeline_interval,
             **progress_settings(progress, sys.stderr.isatty(), log_interval),
         )
         summary = run(config)

@@ -23,6 +23,8 @@ def watch_options(fn: F) -> F:
                      metavar="SECONDS",
                      help="Seconds between progress lines when stderr is not a terminal (cron, a log file), "
                           "also written to --log-file."),
+        click.option("--timeline-interval", type=click.FloatRange(0.05, 3600), default=10.0, hidden=True,
+                     help="Seconds per point of the ledger's timeline (report --html)."),
     ]):
         fn = decorator(fn)
     return fn

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import importlib.util
 import io
 import os
 import sqlite3
@@ -39,7 +38,11 @@ CHARTS = {  # section id -> heading
 
 
 def plotting_available() -> bool:
-    return importlib.util.find_spec("matplotlib") is not None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _when(t: float) -> dt.datetime:
