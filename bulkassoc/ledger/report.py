@@ -67,8 +67,8 @@ def _connect(p: Path) -> sqlite3.Connection:
     try:
         return connect(p, readonly=True)
     except LedgerError:
-        raise LedgerError(f"{p} is not a bulkassoc ledger: give the file `bulkassoc run` wrote "
-                          "(default INPUT.ledger.sqlite, or the --ledger PATH of the run)") from None
+        raise LedgerError(f"{p} is not a bulkassoc ledger: give the ledger file `bulkassoc run` wrote "
+                          "(by default INPUT.ledger.sqlite)") from None
 
 
 def read_report(path: str | os.PathLike[str]) -> LedgerReport:

@@ -24,7 +24,7 @@ from ..ledger.failures import not_retired
 from ..ledger.store import LedgerError, connect
 from ..ledger.timeline import Point, read_timeline
 
-__all__ = ["CHARTS", "MISSING_EXTRA", "plotting_available", "write_page"]
+__all__ = ["CHARTS", "MISSING_EXTRA", "drawers", "plotting_available", "read_ledger", "write_page"]
 
 MISSING_EXTRA = "report --html needs the plotting extra: pip install 'bulkassoc[report]'"
 CHARTS = {  # section id -> heading
@@ -74,10 +74,10 @@ def _time_axis(ax: Any) -> None:
     ax.set_xlabel("time (UTC)")
 
 
-def _charts(points: list[Point], by_category: list[tuple[str, int]]) -> dict[str, str]:
+def drawers(points: list[Point], by_category: list[tuple[str, int]]) -> dict[str, Callable[[Any], None]]:
+    """For each chart (CHARTS), a function that draws it on a matplotlib Axes."""
     xs = [_when(p.t) for p in points]
     widths = [p.seconds / 86400 * 0.9 for p in points]  # bar widths in days (matplotlib's date unit)
-    out: dict[str, str] = {}
 
     def pace(ax: Any) -> None:
         ax.step(xs, [p.pace for p in points], where="post", label="pace allowed (req/s)")
@@ -148,16 +148,20 @@ def _charts(points: list[Point], by_category: list[tuple[str, int]]) -> dict[str
         ax.set_ylabel("failed rows per interval")
         _time_axis(ax)
 
-    drawers = {"chart-pace": pace, "chart-throttles": throttles, "chart-progress": progress,
-               "chart-latency": latency, "chart-failures-category": failures_category,
-               "chart-failures-time": failures_time}
-    for key, draw in drawers.items():
+    return {"chart-pace": pace, "chart-throttles": throttles, "chart-progress": progress,
+            "chart-latency": latency, "chart-failures-category": failures_category,
+            "chart-failures-time": failures_time}
+
+
+def _charts(points: list[Point], by_category: list[tuple[str, int]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, draw in drawers(points, by_category).items():
         if points or key == "chart-failures-category":
             out[key] = _svg(draw, 2.2 + 0.25 * len(by_category) if key == "chart-failures-category" else 2.8)
     return out
 
 
-def _read(path: Path) -> tuple[list[Point], list[tuple[str, int]], list[tuple[Any, ...]]]:
+def read_ledger(path: Path) -> tuple[list[Point], list[tuple[str, int]], list[tuple[Any, ...]]]:
     conn = connect(path, readonly=True)
     try:
         points = list(read_timeline(conn))
@@ -192,7 +196,7 @@ def write_page(ledger: str | os.PathLike[str], out: str | os.PathLike[str]) -> N
     path = Path(ledger)
     if not path.is_file():
         raise LedgerError(f"no ledger at {path}: give the file `bulkassoc run` wrote (default INPUT.ledger.sqlite)")
-    points, by_category, runs = _read(path)
+    points, by_category, runs = read_ledger(path)
     charts = _charts(points, by_category)
     sections = []
     if not points:
