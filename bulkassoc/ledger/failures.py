@@ -5,14 +5,17 @@ example each, for the run's summary.
 
 Retired entries: the ledger keys a row by its content, so a row that was fixed in the input (its
 line now holds a different row) or dropped from it would stay "failed" forever under its old content.
-When a run reads its whole input (it was not aborted), every failed or invalid entry it did not meet
-is retired: kept in the ledger (history), left out of `report` and `--failed-out`. An entry met
-again later is reinstated. Retiring needs every run of the ledger to have read the same input file
-(a ledger shared by several files, or fed from stdin, retires nothing).
+Each failed or invalid entry remembers the input file it was last met in (table `failed_input`). When a
+run reads its whole input (it was not aborted), the failed and invalid entries last met in that same
+file that it did not meet are retired: kept in the ledger (history), left out of `report` and
+`--failed-out`. An entry met again later is reinstated. So one ledger shared by several files retires
+per file; stdin (`-`) retires nothing. Entries from before this table existed count as met in the
+ledger's input when every run of the ledger read the same file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 
@@ -26,6 +29,12 @@ _RETIRED = """
 CREATE TABLE IF NOT EXISTS retired (
     from_type TEXT NOT NULL, from_id TEXT NOT NULL, to_type TEXT NOT NULL, to_id TEXT NOT NULL, type TEXT NOT NULL,
     run_id INTEGER,
+    PRIMARY KEY (from_type, from_id, to_type, to_id, type)
+) WITHOUT ROWID"""
+_FAILED_INPUT = """
+CREATE TABLE IF NOT EXISTS failed_input (
+    from_type TEXT NOT NULL, from_id TEXT NOT NULL, to_type TEXT NOT NULL, to_id TEXT NOT NULL, type TEXT NOT NULL,
+    input TEXT NOT NULL,
     PRIMARY KEY (from_type, from_id, to_type, to_id, type)
 ) WITHOUT ROWID"""
 
@@ -65,22 +74,30 @@ def top_failures(conn: sqlite3.Connection, since: float, limit: int = 5) -> list
     return out
 
 
-def retire_unseen(conn: sqlite3.Connection, run_id: int, input_name: str) -> int:
-    """After a run that read its whole input (the run's keys are in temp.seen): retire the failed and
-    invalid entries it did not meet, reinstate those it met. Returns how many are retired now."""
+def retire_unseen(conn: sqlite3.Connection, run_id: int, input_name: str, *, complete: bool) -> int:
+    """At the end of a run (its keys are in temp.seen): note the input its failed and invalid entries were
+    met in, reinstate those it met; after a complete run, retire the ones last met in this input that it
+    did not meet. Returns how many are retired now."""
     if input_name == "-":
         return 0
-    inputs = {r[0] for r in conn.execute("SELECT DISTINCT input FROM runs")}
-    if inputs != {input_name}:
-        return 0
+    here = os.path.abspath(input_name)
+    only_input = {r[0] for r in conn.execute("SELECT DISTINCT input FROM runs")} == {input_name}
+    key = ", ".join("a." + c for c in _KEY)
     conn.execute(_RETIRED)
+    conn.execute(_FAILED_INPUT)
     conn.execute("BEGIN")
     try:
+        conn.execute(f"""INSERT OR REPLACE INTO failed_input SELECT {key}, ? FROM assoc a
+                         JOIN temp.seen s ON {_same_key('s', 'a')} WHERE a.status IN ('failed', 'invalid')""",
+                     (here,))
         conn.execute(f"DELETE FROM retired WHERE EXISTS (SELECT 1 FROM temp.seen s WHERE {_same_key('s', 'retired')})")
-        conn.execute(
-            f"""INSERT OR IGNORE INTO retired SELECT {', '.join('a.' + c for c in _KEY)}, ? FROM assoc a
-                WHERE a.status IN ('failed', 'invalid')
-                  AND NOT EXISTS (SELECT 1 FROM temp.seen s WHERE {_same_key('s', 'a')})""", (run_id,))
+        if complete:
+            conn.execute(
+                f"""INSERT OR IGNORE INTO retired SELECT {key}, ? FROM assoc a LEFT JOIN failed_input f
+                    ON {_same_key('f', 'a')}
+                    WHERE a.status IN ('failed', 'invalid') AND (f.input = ? OR (f.input IS NULL AND ?))
+                      AND NOT EXISTS (SELECT 1 FROM temp.seen s WHERE {_same_key('s', 'a')})""",
+                (run_id, here, only_input))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -104,8 +121,7 @@ def after_run(ledger: Ledger, input_name: str, *, complete: bool) -> list[Failur
     try:
         row = conn.execute("SELECT started_at FROM runs WHERE id = ?", (ledger.run_id,)).fetchone()
         top = top_failures(conn, float(row[0])) if row else []
-        if complete:
-            retire_unseen(conn, ledger.run_id, input_name)
+        retire_unseen(conn, ledger.run_id, input_name, complete=complete)
     except sqlite3.Error:
         return []
     return top

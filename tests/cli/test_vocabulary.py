@@ -10,7 +10,7 @@ import pytest
 
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
-from ..reliability._harness import TOKEN, arun, last_json, no_traceback, run, write_links
+from ..reliability._harness import TOKEN, arun, last_json, no_traceback, num, run, write_links
 
 
 def test_help_shows_the_variables() -> None:
@@ -81,7 +81,7 @@ async def test_verify_counts_a_repeat_in_a_later_chunk_as_a_duplicate(tmp_path: 
         r = await arun("verify", str(src), "--base-url", fake.url, "--json", "--no-progress")
     s = last_json(r.stdout)
     assert (s["rows"], s["duplicates"], s["checked"]) == (1200, 1, 1199)
-    assert s["present"] + s["missing"] == s["checked"]
+    assert num(s, "present") + num(s, "missing") == s["checked"]
 
 
 async def test_report_exit_code_and_messages(tmp_path: Path) -> None:

@@ -129,3 +129,22 @@ async def test_a_ledger_from_before_resumes_and_gains_a_timeline(tmp_path: Path)
     finally:
         conn.close()
     assert starts[1] == 10 and starts[0] >= 10
+
+
+async def test_a_ledger_shared_by_two_files_retires_per_file(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    ledger = str(tmp_path / "shared.sqlite")
+    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, known_ids=KNOWN)) as fake:
+        async def go(src: Path, text: str) -> dict[str, object]:
+            src.write_text(HEADER + text)
+            await arun("run", str(src), "--from-type", "partner_services", "--base-url", fake.url, "--no-progress",
+                       "--ledger", ledger)
+            data = orjson.loads((await arun("report", ledger, "--json")).stdout)
+            assert isinstance(data, dict)
+            return data
+
+        assert (await go(a, "9,contacts,12,1\n"))["failed"] == 1
+        assert (await go(b, "8,contacts,11,1\n"))["failed"] == 2  # b does not hold a's row: a's stays
+        assert (await go(b, "1,contacts,10,1\n"))["failed"] == 1  # b's own failure was fixed in b
+        fixed = await go(a, "2,contacts,13,1\n")
+        assert (fixed["failed"], fixed["retired"]) == (0, 2)
