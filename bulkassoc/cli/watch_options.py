@@ -19,7 +19,7 @@ def watch_options(fn: F) -> F:
                           "progress, stop and why, end with the summary."),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
                      help="Lines of --log-file: 'text' (timestamp, event, message) or 'json' (one object a line)."),
-        click.option("--log-interval", type=click.FloatRange(1, 86400), default=30.0, show_default=True,
+        click.option("--log-interval", type=click.FloatRange(0.1, 86400), default=30.0, show_default=True,
                      metavar="SECONDS",
                      help="Seconds between progress lines when stderr is not a terminal (cron, a log file), "
                           "also written to --log-file."),

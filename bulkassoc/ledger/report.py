@@ -65,10 +65,19 @@ def _open(path: str | os.PathLike[str]) -> Path:
 def _connect(p: Path) -> sqlite3.Connection:
     """Open for reading; a file that is not a ledger (an input given by mistake, say) is named as such."""
     try:
-        return connect(p, readonly=True)
+        conn = connect(p, readonly=True)
     except LedgerError:
         raise LedgerError(f"{p} is not a bulkassoc ledger: give the ledger file `bulkassoc run` wrote "
                           "(by default INPUT.ledger.sqlite)") from None
+    try:  # as `run` does: a damaged ledger is said to be one, whichever of its tables the damage hit
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        check = str(exc)
+    if check != "ok":
+        conn.close()
+        raise LedgerError(f"the ledger {p} is damaged ({check}); move it aside (rows it recorded as done will be "
+                          "sent again by a run with a new ledger)")
+    return conn
 
 
 def read_report(path: str | os.PathLike[str]) -> LedgerReport:

@@ -192,6 +192,7 @@ async def test_progress_line_when_asked(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "links.csv", simple_rows(60))
     async with FakeHubSpot(FakeConfig(rate=Rate(100, 1.0), token=TOKEN)) as fake:
         r = await acli("run", str(src), "--from-type", "partner_services", "--base-url", fake.url, "--rate", "60/1s",
-                "--progress", env=ENV)
+                "--progress", "--log-interval", "0.3", env=ENV)
     assert r.returncode == 0
     assert "req/s" in r.stderr and "done" in r.stderr
+    assert "\r" not in r.stderr  # stderr is a pipe here: timestamped lines, not a redrawn line
