@@ -61,16 +61,18 @@ async def test_cron_run_writes_timestamped_lines_and_a_json_event_log(tmp_path: 
 async def test_text_log_and_no_progress(tmp_path: Path) -> None:
     src = write_links(tmp_path / "links.csv", 30)
     log = tmp_path / "run.log"
-    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
+    async with FakeHubSpot(FakeConfig(rate=Rate(1000, 1.0), token=TOKEN)) as fake:  # advertises 1000/1s
         proc = await start_cli("run", str(src), "--from-type", "partner_services", "--base-url", fake.url,
-                               "--rate", "1000/1s", "--no-progress", "--log-file", str(log), "--log-interval", "1")
+                               "--rate", "auto", "--no-progress", "--log-file", str(log), "--log-interval", "1")
         result = await finish(proc, 30)
     assert result.returncode == 0, result.stderr
     assert not any(STAMP.match(ln) for ln in result.stderr.splitlines())  # --no-progress: no lines
     text = log.read_text().splitlines()
     assert STAMP.match(text[0]) and " start: run 1: " in text[0]
     assert " end: exit 0: 30 rows; succeeded 30" in text[-1]
-    assert "rate 1000/1s from --rate" in result.stderr
+    pace = [ln for ln in text if " pace: " in ln]
+    assert len(pace) == 1 and pace[0].endswith(" pace: 100/10s -> 1000/1s (HubSpot's headers advertise 1000/1s)")
+    assert "rate 1000/1s from X-HubSpot-RateLimit-Max/-Interval-Milliseconds: 1000/1s" in result.stderr
     assert not Path(f"{tmp_path / 'links.csv'}.ledger.sqlite.lock").exists()  # removed on a clean exit
 
 
