@@ -27,11 +27,14 @@ __all__ = ["verify_command"]
 @click.option("--missing-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
               help="Write the missing rows as a CSV that `bulkassoc run` accepts.")
 @click.option("--progress/--no-progress", default=None,
-              help="Progress on stderr: a live line on a terminal, else a timestamped line every 30 s [default: on].")
+              help="Progress on stderr: a live line on a terminal, else a timestamped line every --log-interval "
+                   "seconds [default: on].")
+@click.option("--log-interval", type=click.FloatRange(0.1, 86400), default=30.0, show_default=True,
+              metavar="SECONDS", help="Seconds between progress lines when stderr is not a terminal.")
 def verify_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, as_json: bool, missing_out: str | None,
-    progress: bool | None,
+    progress: bool | None, log_interval: float,
 ) -> None:
     """Check at HubSpot that the associations of INPUT exist (CSV or JSONL; '-' for stdin).
 
@@ -51,7 +54,7 @@ def verify_command(
             input=input_path, from_type=from_type, format=fmt, base_url=base_url,  # type: ignore[arg-type]
             token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency, timeout=timeout,
             retry=RetryPolicy(max_attempts=max_attempts), missing_out=missing_out, handle_signals=True,
-            **progress_settings(progress, sys.stderr.isatty(), 30.0),
+            **progress_settings(progress, sys.stderr.isatty(), log_interval),
         )
         summary = asyncio.run(verify_async(config))
     except (ConfigError, InputError) as exc:

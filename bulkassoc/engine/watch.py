@@ -11,6 +11,7 @@ reports settled rows (`settled`) and calls `tick` from its ticker. From these th
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
 import time
@@ -75,6 +76,8 @@ class Watch:
         self.timeline_interval = timeline_interval
         self.timeline: TimelineRecorder | None = None
         self._next_line: float | None = None
+        self._paused_until = 0.0  # loop time the last logged 429 pause ends
+        self._throttled = 0  # 429 answers not yet told in the log
         self._last_line: tuple[float, int] | None = None  # (loop time, requests) at the previous line
 
     # -- from the run -------------------------------------------------------------------------
@@ -158,7 +161,14 @@ class Watch:
         elif name == "throttle":
             if tl is not None:
                 tl.bin.throttled += 1
-            self.event("throttle", f"429: every request pauses {fields['wait']:g} s ({fields['why']})", **fields)
+            self._throttled += 1
+            now = asyncio.get_running_loop().time()
+            if now >= self._paused_until:  # one line per pause, not one per 429 answer of the same burst
+                more = f"; {self._throttled - 1} more 429s since the last pause" if self._throttled > 1 else ""
+                self.event("throttle", f"429: every request pauses {fields['wait']:g} s ({fields['why']}){more}",
+                           **fields, answers_429=self._throttled)
+                self._throttled = 0
+            self._paused_until = max(self._paused_until, now + fields["wait"])
         elif name == "pace":
             why = _pace_why(fields)
             self.event("pace", f"{fields['old']} -> {fields['new']} ({why})", old=str(fields["old"]),

@@ -3,6 +3,7 @@ nothing, report's exit code for scripts, messages that name real options, rerun 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -120,3 +121,16 @@ def test_run_summary_json_keeps_the_contract_keys(tmp_path: Path) -> None:
             "requests", "retries", "throttled", "elapsed_s", "aborted", "exit_code"} <= set(data)
     assert {"rate", "rate_source", "top_failures"} <= set(data)
     assert not Path(f"{src}.ledger.sqlite").exists()
+
+
+async def test_verify_progress_lines_off_a_terminal(tmp_path: Path) -> None:
+    src = write_links(tmp_path / "links.csv", 50)
+    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, latency_ms=1000, seed=1)) as fake:
+        r = await arun("verify", str(src), "--from-type", "partner_services", "--base-url", fake.url,
+                       "--log-interval", "0.2")
+        quiet = await arun("verify", str(src), "--from-type", "partner_services", "--base-url", fake.url,
+                           "--no-progress", "--log-interval", "0.2")
+    lines = [ln for ln in r.stderr.splitlines() if re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ done ", ln)]
+    assert len(lines) >= 2 and all(" missing " in ln and "/50 " in ln for ln in lines), r.stderr
+    assert "\r" not in r.stderr
+    assert not re.search(r"Z done ", quiet.stderr)
