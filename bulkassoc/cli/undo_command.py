@@ -22,6 +22,7 @@ from ..hubspot.urls import check_base_url
 from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
 from ..sync.undo import UndoConfig, undo_async
+from .envvars import EnvCommand
 from .options import CONTEXT, RateType, fail
 
 __all__ = ["undo_command"]
@@ -37,7 +38,7 @@ def _signals(halt: Halt, caller: Caller) -> Callable[[], None]:
     return install_signal_handlers(halt.stop, halt.event, caller.busy)
 
 
-@click.command("undo", context_settings=CONTEXT)
+@click.command("undo", cls=EnvCommand, context_settings=CONTEXT)
 @click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False))
 @click.option("--run", "runs", type=click.IntRange(1), multiple=True, metavar="ID",
               help="Undo only this run of the ledger (repeat for several) [default: every run].")
