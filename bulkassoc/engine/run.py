@@ -94,6 +94,7 @@ class _Run:
         split = await self.read_first.split(rows)
         record_split(self.ledger, split)
         self.tally.succeeded += len(split.present)
+        self.watch.present(len(split.present))
         self.tally.present += len(split.present)
         self.fail_unsent([(row, "READ_FAILED", why) for row, why in split.unread])
         return split.write

@@ -149,6 +149,11 @@ class Watch:
             cat = outcome.category or (str(outcome.status) if outcome.status else "no answer")
             tl.bin.failures[cat] = tl.bin.failures.get(cat, 0) + 1
 
+    def present(self, rows: int) -> None:
+        """Rows found already in HubSpot by the read before write: done without a write."""
+        if self.timeline is not None:
+            self.timeline.bin.succeeded += rows
+
     # -- from the paced caller ----------------------------------------------------------------
     def on_event(self, name: str, fields: dict[str, Any]) -> None:
         tl = self.timeline
