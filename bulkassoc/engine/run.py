@@ -23,7 +23,7 @@ from ..hubspot.halt import EXIT_2_REASONS, Halt, Halted
 from ..hubspot.outcomes import Kind, Outcome, required_scope
 from ..ledger.failures import Failure
 from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
-from ..rows.reader import InputError, Row, RowReader, count_data_lines
+from ..rows.reader import InputError, Row, RowReader
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from ..sync.mirror import Mirror
 from .checks import TypeCheck, Unsent, bind_portal, carry_over_pace, read_account, save_pace, unwritable
@@ -284,13 +284,13 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
     started = loop.time()
     with RowReader(config.input, config.format, config.from_type, stdin=config.stdin) as reader:
         watch = watch_for(config)
-        ledger = _open_ledger(config)
+        try:
+            ledger = _open_ledger(config)
+        except BaseException:
+            watch.close()
+            raise
         run = _Run(config, ledger, reader, rand or random.Random().random, version, watch)
-        total = None
-        if (config.progress or config.progress_lines) and not config.dry_run and str(config.input) != "-":
-            total = count_data_lines(config.input)
-        if not config.dry_run:
-            watch.begin(ledger.run_id, loop.time(), ledger.conn, config, total)
+        total = watch.begin_run(ledger.run_id, loop.time(), ledger.conn, config)
         remove_signals = (install_signal_handlers(run.halt.stop, run.halt.event, run.caller.busy,
                                                   grace=config.grace, say=watch.stopping)
                           if config.handle_signals else None)
@@ -300,6 +300,9 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
                 await run.guarded(dry_feed(reader, run.admit_chunk))
             if not config.dry_run or config.mirror:  # a mirror's dry run reads (and writes nothing)
                 await run.main()
+        except BaseException:
+            watch.close()  # cancelled (or a bug): the event log ends here
+            raise
         finally:
             # also when the caller cancels us (a task timeout): flush what was settled, free the ledger
             ticker.cancel()

@@ -22,6 +22,7 @@ from ..ledger.failures import after_run
 from ..ledger.store import LedgerError
 from ..ledger.timeline import TimelineRecorder, ensure_table
 from ..pacing.rate import Rate
+from ..rows.reader import count_data_lines
 from .config import ConfigError, RunConfig
 from .events import EventLog, open_log, timestamp
 from .progress import Progress
@@ -81,6 +82,15 @@ class Watch:
         self._last_line: tuple[float, int] | None = None  # (loop time, requests) at the previous line
 
     # -- from the run -------------------------------------------------------------------------
+    def begin_run(self, run_id: int, loop_now: float, conn: sqlite3.Connection, config: RunConfig) -> int | None:
+        """Start watching a run (not a dry run); returns the input's data lines when a display needs them."""
+        total = None
+        if (config.progress or config.progress_lines) and not config.dry_run and str(config.input) != "-":
+            total = count_data_lines(config.input)
+        if not config.dry_run:
+            self.begin(run_id, loop_now, conn, config, total)
+        return total
+
     def begin(self, run_id: int, loop_now: float, conn: sqlite3.Connection, config: RunConfig,
               total: int | None) -> None:
         if self.timeline_interval is not None:
@@ -116,8 +126,12 @@ class Watch:
             self.event("stop", f"{summary.aborted}: {summary.message}", reason=summary.aborted,
                        detail=summary.message)
         self.event("end", summary.one_line(), summary=summary.to_dict())
-        if self.log is not None:
-            self.log.close()
+        self.close()
+
+    def close(self) -> None:
+        log, self.log = self.log, None
+        if log is not None:
+            log.close()
 
     def save_timeline(self, conn: sqlite3.Connection) -> None:
         if self.timeline is not None:
