@@ -15,7 +15,7 @@ import click
 from .._api import run_async
 from ..engine.config import RunConfig
 from ..engine.summary import RunSummary
-from ..fake.sample import sample_fake_config, write_sample_data
+from ..fake.sample import KeyedSample, sample_fake_config, write_sample_data
 from ..fake.server import FakeConfig, FakeHubSpot
 from ..hubspot.outcomes import RetryPolicy
 from ..ledger.report import read_report, write_failed_csv
@@ -52,9 +52,27 @@ async def _demo(workdir: Path, progress: bool) -> list[RunSummary]:
             summaries.append(summary)
             if summary.aborted:
                 break
+        else:
+            summaries.append(await _keyed(workdir, info.keyed, fake.url, progress))
         click.echo(f"\nthe fake stored {len(fake.associations()):,} associations from "
                    f"{fake.stats.requests:,} requests, and answered {fake.stats.throttled} with 429", err=True)
     return summaries
+
+
+async def _keyed(workdir: Path, sample: KeyedSample, url: str, progress: bool) -> RunSummary:
+    """The file keyed as users' data is: legacy IDs, e-mails, labels by name; `;`-separated, export headers."""
+    columns = (("fromId", "legacy_id"), ("toId", "contact_email"))
+    click.echo(f"\n$ bulkassoc run {sample.name} --from-type {sample.from_type} --from-id-property "
+               f"{sample.from_id_property} --to-id-property {sample.to_id_property} --column fromId=legacy_id "
+               f"--column toId=contact_email --mode batch --ledger demo.sqlite --base-url {url}", err=True)
+    config = RunConfig(input=workdir / sample.name, from_type=sample.from_type, base_url=url, token=DEMO_TOKEN,
+                       ledger=workdir / "demo.sqlite", rate=DEMO_RATE, concurrency=8,
+                       retry=RetryPolicy(backoff_base=0.2), progress=progress, handle_signals=True, mode="batch",
+                       columns=columns, from_id_property=sample.from_id_property,
+                       to_id_property=sample.to_id_property)
+    summary = await run_async(config)
+    click.echo(summary.human(), err=True)
+    return summary
 
 
 def run_demo(*, progress: bool) -> int:
@@ -71,7 +89,7 @@ def run_demo(*, progress: bool) -> int:
         click.echo(f"failed.csv ({count} rows, first 15):", err=True)
         for line in failed.read_text(encoding="utf-8").splitlines()[:16]:
             click.echo(f"  {line}", err=True)
-        ok = all(s.aborted is None and s.exit_code in (0, 1) for s in summaries) and len(summaries) == 2
+        ok = all(s.aborted is None and s.exit_code in (0, 1) for s in summaries) and len(summaries) == 3
         click.echo("\ndemo finished: the failed rows above are the sample's deliberate mistakes" if ok
                    else "\ndemo did not finish as expected", err=True)
         return 0 if ok else 1

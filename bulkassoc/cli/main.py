@@ -19,6 +19,7 @@ from ..ledger.store import LedgerError
 from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .envvars import EnvCommand
+from .input_options import input_options
 from .options import CONTEXT, connection_options, fail
 from .watch_options import progress_settings, watch_options
 
@@ -78,13 +79,18 @@ cli.command_class = EnvCommand
                    "associations or P% of the scope.")
 @click.option("--deletes-out", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Mirror: write the deletes (what a --dry-run would delete) as CSV.")
+@input_options
+@click.option("--failed-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
+              help="With --dry-run: write the rows that would fail (invalid) as a CSV, with the reason.")
 def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
     rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
     as_json: bool, progress: bool | None, log_file: str | None, log_format: str, log_interval: float,
     timeline_interval: float, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
     api: str, category: str, resend: bool, read_first: bool | None, mirror: bool, max_deletes: str,
-    deletes_out: str | None,
+    deletes_out: str | None, delimiter: str | None, columns: tuple[tuple[str, str], ...],
+    from_id_property: str | None, to_id_property: str | None, refresh_ids: bool, stop_on_mass_failure: bool,
+    failed_out: str | None,
 ) -> None:
     """Create one association per row of INPUT (CSV or JSONL; '-' for stdin).
 
@@ -106,7 +112,12 @@ def run_command(
             handle_signals=True, log_file=log_file, log_format=log_format,  # type: ignore[arg-type]
             timeline_interval=timeline_interval,
             **progress_settings(progress, sys.stderr.isatty(), log_interval),
+            delimiter=delimiter, columns=columns, from_id_property=from_id_property, to_id_property=to_id_property,
+            refresh_ids=refresh_ids, stop_on_mass_failure=50 if stop_on_mass_failure else None,
+            failed_out=failed_out if dry_run else None,
         )
+        if failed_out and not dry_run:
+            fail("--failed-out goes with --dry-run (after a run: bulkassoc report LEDGER --failed-out FILE)")
         summary = run(config)
     except (ConfigError, InputError, LedgerError) as exc:
         fail(str(exc))
@@ -126,8 +137,10 @@ def demo_command(progress: bool | None) -> None:
 
 
 def _register_optional() -> None:
+    from .check_command import check_command
     from .fake_command import fake_hubspot_command
     from .report_command import report_command
+    from .types_command import types_command
     from .undo_command import undo_command
     from .verify_command import verify_command
 
@@ -135,6 +148,8 @@ def _register_optional() -> None:
     cli.add_command(report_command)
     cli.add_command(undo_command)
     cli.add_command(verify_command)
+    cli.add_command(check_command)
+    cli.add_command(types_command)
 
 
 _register_optional()

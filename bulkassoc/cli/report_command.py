@@ -25,11 +25,13 @@ __all__ = ["report_command"]
 @click.option("--exit-code", "exit_code", is_flag=True,
               help="Exit 1 when the ledger holds failed or invalid rows, 0 when it holds none (for scripts; "
                    "without it, report exits 0 whenever it could read the ledger).")
+@click.option("--lookups-out", type=click.Path(dir_okay=False, allow_dash=False), default=None, metavar="PATH",
+              help="Write every value resolved by a unique property (the value given, the record ID used) as CSV.")
 def report_command(ledger_path: str, as_json: bool, failed_out: str | None, html_out: str | None,
-                   exit_code: bool) -> None:
+                   exit_code: bool, lookups_out: str | None) -> None:
     """Summarise the ledger LEDGER (the file `bulkassoc run` wrote, by default INPUT.ledger.sqlite);
     optionally write its failed rows for a retry, or a page with charts of its runs."""
-    from ..ledger.report import read_report, write_failed_csv
+    from ..ledger.report import read_report, write_failed_csv, write_lookups_csv
 
     if html_out is not None:
         from ..report.page import MISSING_EXTRA, plotting_available
@@ -39,6 +41,7 @@ def report_command(ledger_path: str, as_json: bool, failed_out: str | None, html
     try:
         report = read_report(ledger_path)
         written = write_failed_csv(ledger_path, failed_out) if failed_out else None
+        resolved = write_lookups_csv(ledger_path, lookups_out) if lookups_out else None
         if html_out is not None:
             from ..report.page import write_page
 
@@ -51,6 +54,8 @@ def report_command(ledger_path: str, as_json: bool, failed_out: str | None, html
         click.echo(report.human())
     if written is not None:
         click.echo(f"wrote {written:,} failed and invalid rows to {failed_out}", err=True)
+    if resolved is not None:
+        click.echo(f"wrote {resolved:,} resolved values to {lookups_out}", err=True)
     if html_out is not None:
         click.echo(f"wrote the charts of the ledger's runs to {html_out}", err=True)
     sys.exit(1 if exit_code and (report.failed or report.invalid) else 0)

@@ -14,6 +14,7 @@ from ..hubspot.outcomes import RetryPolicy
 from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .envvars import EnvCommand
+from .input_options import read_options
 from .options import CONTEXT, fail, read_connection_options
 from .watch_options import progress_settings
 
@@ -23,6 +24,7 @@ __all__ = ["verify_command"]
 @click.command("verify", cls=EnvCommand, context_settings=CONTEXT)
 @click.argument("input_path", metavar="INPUT", type=click.Path(allow_dash=True, dir_okay=False))
 @read_connection_options
+@read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout.")
 @click.option("--missing-out", type=click.Path(dir_okay=False, allow_dash=False), default=None,
               help="Write the missing rows as a CSV that `bulkassoc run` accepts.")
@@ -33,8 +35,9 @@ __all__ = ["verify_command"]
               metavar="SECONDS", help="Seconds between progress lines when stderr is not a terminal.")
 def verify_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
-    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, as_json: bool, missing_out: str | None,
-    progress: bool | None, log_interval: float,
+    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, delimiter: str | None,
+    columns: tuple[tuple[str, str], ...], from_id_property: str | None, to_id_property: str | None, as_json: bool,
+    missing_out: str | None, progress: bool | None, log_interval: float,
 ) -> None:
     """Check at HubSpot that the associations of INPUT exist (CSV or JSONL; '-' for stdin).
 
@@ -55,6 +58,7 @@ def verify_command(
             token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency, timeout=timeout,
             retry=RetryPolicy(max_attempts=max_attempts), missing_out=missing_out, handle_signals=True,
             **progress_settings(progress, sys.stderr.isatty(), log_interval),
+            delimiter=delimiter, columns=columns, from_id_property=from_id_property, to_id_property=to_id_property,
         )
         summary = asyncio.run(verify_async(config))
     except (ConfigError, InputError) as exc:

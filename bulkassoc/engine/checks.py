@@ -1,5 +1,5 @@
-"""Checks around the writes: the token and the portal before the first one, the association types of
-each (fromType, toType) pair, type IDs the chosen endpoint needs, and the pace carried across runs.
+"""Checks around the writes: the token and the portal before the first one, and the pace carried across
+runs. (Association types and keyed IDs are resolved by `keys/`.)
 
 Each function receives what it uses (the caller, the ledger, a few settings) and returns what it
 found; the engine decides what to record and when to stop.
@@ -10,17 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..hubspot.account import Labels, PortalIdentity, new_salt, parse_account, parse_labels, unknown_type_message
+from ..hubspot.account import PortalIdentity, new_salt, parse_account
 from ..hubspot.caller import Caller, pass_through
 from ..hubspot.outcomes import Kind
 from ..ledger.store import Ledger
 from ..pacing.limiter import RollingWindowLimiter
-from ..rows.reader import Row
 
-__all__ = ["TypeCheck", "Unsent", "bind_portal", "carry_over_pace", "read_account", "save_pace", "unwritable"]
-
-Unsent = tuple[Row, str, str]
-"""A row failed without a request: (row, category, message)."""
+__all__ = ["bind_portal", "carry_over_pace", "read_account", "save_pace"]
 
 
 async def read_account(caller: Caller) -> tuple[str | None, str | None]:
@@ -73,53 +69,3 @@ def save_pace(ledger: Ledger, limiter: RollingWindowLimiter) -> None:
     if start is not None:
         wall = time.time() - (asyncio.get_running_loop().time() - start)
         ledger.set_meta("last_request_at", repr(wall))
-
-
-def unwritable(rows: list[Row], *, batched: bool, api: str) -> tuple[list[Row], list[Unsent]]:
-    """v4, date-versioned and batch writes need numeric type IDs: a name fails without a request."""
-    if not batched and api == "v3":
-        return rows, []
-    how = "batch mode" if batched else f"--api {api}"
-    kept: list[Row] = []
-    failed: list[Unsent] = []
-    for row in rows:
-        if row.type.isdigit():
-            kept.append(row)
-        else:
-            failed.append((row, "TYPE_NAME_NOT_SUPPORTED",
-                           f"{how} needs a numeric association type ID, not {row.type!r}; look the ID up "
-                           f"with GET /crm/v4/associations/{row.from_type}/{row.to_type}/labels, "
-                           "or use --mode single --api v3"))
-    return kept, failed
-
-
-class TypeCheck:
-    """The association types of each (fromType, toType) pair, read once per pair (labels endpoint)."""
-
-    def __init__(self, caller: Caller) -> None:
-        self._caller = caller
-        self._labels: dict[tuple[str, str], Labels | None] = {}
-
-    async def labels(self, from_type: str, to_type: str) -> Labels | None:
-        """The pair's types; None when HubSpot told us nothing usable (then HubSpot judges each write)."""
-        pair = (from_type, to_type)
-        if pair not in self._labels:
-            answer = await self._caller.call("GET", f"/crm/v4/associations/{from_type}/{to_type}/labels",
-                                             None, judge=pass_through, purpose="check", forbidden_ok=True)
-            response = answer.payload
-            ok = answer.outcome.kind is Kind.SUCCESS and response is not None
-            self._labels[pair] = parse_labels(response.body) if ok and response is not None else None
-        return self._labels[pair]
-
-    async def split(self, rows: list[Row]) -> tuple[list[Row], list[Unsent]]:
-        """Rows whose type the pair defines (or that cannot be checked), and rows with an unknown type."""
-        kept: list[Row] = []
-        unknown: list[Unsent] = []
-        for row in rows:
-            labels = await self.labels(row.from_type, row.to_type)
-            if labels is None or labels.knows(row.type):
-                kept.append(row)
-            else:
-                unknown.append((row, "UNKNOWN_ASSOCIATION_TYPE",
-                                unknown_type_message(row.type, row.from_type, row.to_type, labels)))
-        return kept, unknown

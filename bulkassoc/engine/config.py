@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -11,12 +12,15 @@ from ..hubspot.endpoints import MAX_BATCH, check_api, check_category
 from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..pacing.rate import Rate
+from ..rows.header import normalise_delimiter
+from ..rows.reader import ReadOptions
 from ..sync.mirror import parse_max_deletes
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_ENV", "ConfigError", "RunConfig", "resolve_token"]
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+_PROPERTY = re.compile(r"[a-z][a-z0-9_]{0,99}")
 
 
 class ConfigError(ValueError):
@@ -72,6 +76,14 @@ class RunConfig:
     mirror: bool = False  # the file is the truth for its scope: remove what it no longer lists
     max_deletes: str = "5%"  # mirror guard: N deletes, or P% of the associations in scope
     deletes_out: str | os.PathLike[str] | None = None  # mirror: CSV of the deletes (planned or made)
+    check: bool = False  # `bulkassoc check`: token, types and lookups only; nothing is written
+    failed_out: str | os.PathLike[str] | None = None  # check / dry run: write the rows that would fail here
+    delimiter: str | None = None  # CSV: None = detected among , ; tab
+    columns: tuple[tuple[str, str], ...] = ()  # (our column, source header): `--column fromId=SRC`
+    from_id_property: str | None = None  # fromId values are this unique property's (e.g. email)
+    to_id_property: str | None = None
+    refresh_ids: bool = False  # forget the ledger's cached lookups first
+    stop_on_mass_failure: int | None = 50  # stop when a pair's first N answers all fail the same way; None: never
 
     def __post_init__(self) -> None:
         if str(self.input) == "-" and self.ledger is None:
@@ -107,6 +119,18 @@ class RunConfig:
         for name, value in (("--log-interval", self.progress_lines), ("timeline_interval", self.timeline_interval)):
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be > 0 seconds, got {value}")
+        for name in ("from_id_property", "to_id_property"):
+            prop = getattr(self, name)
+            if prop is not None and not _PROPERTY.fullmatch(prop):
+                raise ConfigError(f"--{name.replace('_', '-')} {prop!r} is not a property name (lower-case letters, "
+                                  "digits and _, such as email or legacy_id)")
+        if self.delimiter is not None:
+            try:
+                object.__setattr__(self, "delimiter", normalise_delimiter(self.delimiter))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        if self.stop_on_mass_failure is not None and self.stop_on_mass_failure < 1:
+            raise ConfigError(f"the mass-failure limit must be at least 1, got {self.stop_on_mass_failure}")
         if self.grace < 0:
             raise ConfigError(f"grace must be >= 0 seconds, got {self.grace}")
         try:
@@ -122,6 +146,15 @@ class RunConfig:
         if self.read_first is not None:
             return self.read_first
         return self.mirror or self.mode == "batch" or self.api != "v3"
+
+    @property
+    def scratch(self) -> bool:
+        """A dry run and a check work on a scratch copy of the ledger: the real one is never touched."""
+        return self.dry_run or self.check
+
+    @property
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(self.delimiter, self.columns, self.from_id_property, self.to_id_property)
 
     @property
     def access_token(self) -> str:

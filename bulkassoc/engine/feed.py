@@ -45,8 +45,9 @@ def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: b
 
 async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]],
                vet: Callable[[list[Row]], Awaitable[list[Row]]], queue: asyncio.Queue[list[Row] | None],
-               halt: Halt, plan: FeedPlan) -> None:
-    """Read, admit, vet and queue units: one row each, or per-pair batches in batch mode."""
+               halt: Halt, plan: FeedPlan, flush: Callable[[], Awaitable[list[Row]]] | None = None) -> None:
+    """Read, admit, vet and queue units: one row each, or per-pair batches in batch mode. `vet` may hold
+    rows back (lookups gathering into full requests); `flush` returns them at the end of the input."""
     loop = asyncio.get_running_loop()
     pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, plan.chunk_rows)
     batcher = Batcher(plan.batch_size, plan.linger) if plan.batch_size is not None else None
@@ -62,9 +63,12 @@ async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]
                     continue
             chunk = await next_chunk
             if not chunk:
-                break
-            next_chunk = asyncio.ensure_future(pump.next())
-            rows = await vet(admit_chunk(chunk))
+                if flush is None or halt.is_set():
+                    break
+                rows, flush = await flush(), None  # the rows vet held back, then the end
+            else:
+                next_chunk = asyncio.ensure_future(pump.next())
+                rows = await vet(admit_chunk(chunk))
             for row in rows:
                 if halt.is_set():
                     break

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -21,18 +22,22 @@ from ..hubspot.client import Response
 from ..hubspot.endpoints import batch_request, single_request
 from ..hubspot.halt import EXIT_2_REASONS, Halt, Halted
 from ..hubspot.outcomes import Kind, Outcome, required_scope
+from ..keys.vet import KeyVet, Unsent
 from ..ledger.failures import Failure
-from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
-from ..rows.reader import InputError, Row, RowReader
+from ..ledger.lookups import LookupStore
+from ..ledger.store import Ledger, LedgerError
+from ..rows.reader import InputError, InvalidRow, Row, RowReader
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from ..sync.mirror import Mirror
-from .checks import TypeCheck, Unsent, bind_portal, carry_over_pace, read_account, save_pace, unwritable
+from .checks import bind_portal, carry_over_pace, read_account, save_pace
 from .config import RunConfig
 from .feed import FeedPlan, Item, admit, chunk_size, dry_feed, feed
+from .ledger_file import close_ledger, no_from_type, open_ledger
+from .mass_failure import MassFailureWatch
 from .shutdown import install_signal_handlers, wind_down
 from .summary import RunSummary
 from .tally import RunTally
-from .watch import Snapshot, Watch, after_run, rate_source, watch_for
+from .watch import Snapshot, Watch, rate_source, watch_for
 
 __all__ = ["run_async"]
 
@@ -53,7 +58,14 @@ class _Run:
             concurrency=config.concurrency, timeout=config.timeout, retry=config.retry,
             daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand,
             on_event=self.watch.on_event)
-        self.types = TypeCheck(self.caller)
+        lookups = None if config.dry_run else LookupStore(ledger)
+        if lookups is not None and config.refresh_ids:
+            lookups.forget()
+        self.keys = KeyVet(self.caller, lookups, check_types=config.preflight,
+                           names_raw_ok=not self.batched and config.api == "v3",
+                           hold=chunk_size(str(config.input)) > 1)
+        self.mass = MassFailureWatch(config.stop_on_mass_failure)
+        self.started_wall = time.time()
         self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=config.concurrency * 4)
         self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
                            if config.reads_first else None)
@@ -70,22 +82,33 @@ class _Run:
 
     # -- intake ---------------------------------------------------------------------------------
     def admit_chunk(self, chunk: list[Item]) -> list[Row]:
+        if self.tally.rows == 0 and self.config.from_type is None and chunk_size(str(self.config.input)) > 1:
+            no_from_type(self.reader.name, [it for it in chunk if isinstance(it, InvalidRow)], len(chunk))
         return admit(self.ledger, self.tally, chunk, retry_failed=self.config.retry_failed, resend=self.config.resend)
 
-    async def vet(self, rows: list[Row]) -> list[Row]:
-        """Fail, unsent, the rows the endpoint cannot take or whose type the portal does not define.
-        When not one row of the first chunk has a valid type, the file is wrong as a whole: the run
-        stops before its first write (exit 2) and records nothing."""
-        rows, failed = unwritable(rows, batched=self.batched, api=self.config.api)
-        self.fail_unsent(failed)
-        if not self.config.preflight:
-            return rows
-        rows, unknown = await self.types.split(rows)
-        if unknown and not rows and self.caller.count("write").requests == 0 and self.tally.unsent_failures == 0:
+    async def flush_keys(self) -> list[Row]:  # at the end of the input: the rows `keys/` held back
+        return await self.vet([], final=True)
+
+    async def vet(self, rows: list[Row], final: bool = False) -> list[Row]:
+        """Resolve types (ID, name, label) and keyed IDs (`keys/`); fail, unsent, the rows that cannot be.
+        When not one row of the first chunk has a valid type, or a property cannot be looked up at all, the
+        file is wrong as a whole: the run stops before its first write (exit 2). A check sends nothing."""
+        vetted = await self.keys.vet(rows, final=final)
+        unsent = self.caller.count("write").requests == 0
+        if (why := self.keys.broken()) is not None:
+            self.halt.stop("input" if unsent else "mass_failure", why)
+            raise Halted
+        unknown = [f for f in vetted.failed if f[1] == "UNKNOWN_ASSOCIATION_TYPE"]
+        if (unknown and len(unknown) == len(rows) and not vetted.ready and unsent
+                and self.tally.unsent_failures == 0 and not self.config.check):
             self.halt.stop("types", unknown[0][2])
             raise Halted
-        self.fail_unsent(unknown)
-        return await self.read_before_write(rows)
+        self.fail_unsent(vetted.failed)
+        self.tally.unresolved += vetted.unresolved
+        if self.config.check:
+            self.tally.would_send += len(vetted.ready)
+            return []
+        return await self.read_before_write(vetted.ready)
 
     async def read_before_write(self, rows: list[Row]) -> list[Row]:
         """Rows already in HubSpot are recorded `present` (no write); the rest go on (`sync/before.py`)."""
@@ -167,6 +190,8 @@ class _Run:
             self.tally.failed += 1
         if self.read_first is not None:
             self.read_first.settled(row)
+        if (stop := self.mass.observe(row.from_type, row.to_type, ok, outcome)) is not None:
+            self.halt.stop("mass_failure", stop)
 
     # -- orchestration --------------------------------------------------------------------------
     async def ticker(self, total: int | None) -> None:
@@ -239,7 +264,7 @@ class _Run:
                 rows = READ_CHUNK_ROWS  # whole batch reads: ≤ 1 read per 1,000 rows
             plan = FeedPlan(rows, c.concurrency, c.batch_size if self.batched else None, c.batch_linger)
             feeder = loop.create_task(self.guarded(
-                feed(self.reader, self.admit_chunk, self.vet, self.queue, self.halt, plan)))
+                feed(self.reader, self.admit_chunk, self.vet, self.queue, self.halt, plan, self.flush_keys)))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(c.concurrency)]
             await wind_down(feeder, workers, self.halt.event, self.caller.busy, c.grace)
             if not self.halt.is_set():
@@ -248,7 +273,7 @@ class _Run:
     def summary(self, elapsed: float, dry_run: bool) -> RunSummary:
         t = self.tally
         writes, checks = self.caller.count("write"), self.caller.count("check")
-        pending = 0 if dry_run else max(0, t.admitted - t.succeeded - t.failed)
+        pending = 0 if dry_run or self.config.check else max(0, t.admitted - t.succeeded - t.failed)
         aborted = self.halt.reason
         if aborted is not None:
             code = 2 if aborted in EXIT_2_REASONS else 3
@@ -261,7 +286,7 @@ class _Run:
             skipped_failed=t.skipped_failed, succeeded=t.succeeded, failed=t.failed, pending=pending,
             requests=writes.requests, retries=writes.retries, throttled=self.caller.throttled, elapsed_s=elapsed,
             aborted=aborted, exit_code=code, checks=checks.requests,
-            would_send=t.admitted if dry_run else 0, dry_run=dry_run, message=self.halt.message,
+            would_send=t.admitted if dry_run else t.would_send, dry_run=dry_run, message=self.halt.message,
             ledger=str(self.ledger.path), present=t.present, created=t.created,
             deleted=self.mirror.deleted if self.mirror else 0,
             reads=self.caller.count("read").requests,
@@ -269,7 +294,8 @@ class _Run:
             rate="" if dry_run else str(self.caller.limiter.rate),
             rate_source="" if dry_run else rate_source(self.config.rate, self.caller.limiter.rate,
                                                        self.caller.pacer.advertised),
-            top_failures=[f.to_dict() for f in self.top_failures],
+            top_failures=[f.to_dict() for f in self.top_failures], unresolved=t.unresolved,
+            lookups=self.caller.count("lookup").requests, check=self.config.check,
         )
 
 
@@ -282,10 +308,13 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with RowReader(config.input, config.format, config.from_type, stdin=config.stdin) as reader:
+    with RowReader(config.input, config.format, config.from_type, stdin=config.stdin,
+                   options=config.read_options) as reader:
+        if reader.has_from_type_column is False and config.from_type is None:
+            no_from_type(reader.name)
         watch = watch_for(config)
         try:
-            ledger = _open_ledger(config)
+            ledger = open_ledger(config)
         except BaseException:
             watch.close()
             raise
@@ -311,39 +340,11 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
             if remove_signals is not None:
                 remove_signals()
             watch.finish(loop.time(), run.caller.limiter.rate, run.caller.pacer.advertised)
-            _close_ledger(run, config, loop.time() - started)
+            problem, run.top_failures = close_ledger(
+                run.ledger, config, run.caller.limiter, run.watch, since=run.started_wall,
+                complete=run.halt.reason is None, summary=lambda: run.summary(loop.time() - started, False))
+            if problem is not None:
+                run.halt.stop("ledger", problem)
         summary = run.summary(loop.time() - started, config.dry_run)
         watch.end(summary)
         return summary
-
-
-def _close_ledger(run: _Run, config: RunConfig, elapsed: float) -> None:
-    try:
-        if not config.dry_run:
-            save_pace(run.ledger, run.caller.limiter)
-            run.watch.save_timeline(run.ledger.conn)
-            run.top_failures = after_run(run.ledger, str(config.input), complete=run.halt.reason is None)
-        run.ledger.close(None if config.dry_run else _summary_json(run.summary(elapsed, False)))
-    except LedgerError as exc:
-        run.halt.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
-    finally:
-        if config.dry_run:
-            remove_ledger_files(run.ledger.path)
-
-
-def _open_ledger(config: RunConfig) -> Ledger:
-    """The run's ledger; a dry run works on a scratch copy so the real one is never touched."""
-    ledger = Ledger(scratch_copy(config.ledger_path) if config.dry_run else config.ledger_path)
-    try:
-        ledger.open(str(config.input))
-    except BaseException:
-        if config.dry_run:
-            remove_ledger_files(ledger.path)
-        raise
-    return ledger
-
-
-def _summary_json(summary: RunSummary) -> str:
-    import orjson
-
-    return orjson.dumps(summary.to_dict()).decode()

@@ -48,6 +48,9 @@ class RunSummary:
         """A rerun of the same command picks up where this one stopped (not so after a usage error,
         a wrong portal or type, or a rejected token: the cause must be fixed first)."""
         return self.aborted is not None and self.aborted not in EXIT_2_REASONS and self.aborted != "auth"
+    unresolved: int = 0  # rows whose keyed fromId / toId matched no record (failed unsent, within `failed`)
+    lookups: int = 0  # batch reads made to resolve keyed IDs
+    check: bool = False  # `bulkassoc check`: reads only, nothing was written
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -57,11 +60,15 @@ class RunSummary:
     def human(self) -> str:
         """A few lines for stderr."""
         took = format_duration(self.elapsed_s)
-        head = "dry run: nothing was sent" if self.dry_run else f"{self.requests:,} requests in {took}"
+        head = ("dry run: nothing was sent" if self.dry_run else
+                f"check: nothing was written ({self.checks + self.lookups:,} reads in {took})" if self.check else
+                f"{self.requests:,} requests in {took}")
+        settled = (f"would send {self.would_send:,}   would fail {self.failed:,}" if self.check else
+                   f"succeeded {self.succeeded:,}   failed {self.failed:,}")
         lines = [
             f"bulkassoc: {self.rows:,} rows read; {head}",
-            f"  succeeded {self.succeeded:,}   failed {self.failed:,}   invalid {self.invalid:,}   "
-            f"duplicates {self.duplicates:,}   already done {self.already_done:,}",
+            f"  {settled}   invalid {self.invalid:,}   duplicates {self.duplicates:,}   "
+            f"already done {self.already_done:,}",
         ]
         extra = []
         if self.present or self.created or self.deleted:
@@ -70,6 +77,8 @@ class RunSummary:
             extra.append(f"would send {self.would_send:,}")
         if self.would_delete:
             extra.append(f"would delete {self.would_delete:,} (mirror)")
+        if self.unresolved or self.lookups:
+            extra.append(f"lookups {self.lookups:,}   unresolved keys {self.unresolved:,}")
         if self.skipped_failed:
             extra.append(f"skipped (failed before) {self.skipped_failed:,}")
         if self.pending:
@@ -88,7 +97,9 @@ class RunSummary:
                 lines.append("  rerun the same command to resume; rows already recorded as done are skipped")
             elif self.aborted == "auth":
                 lines.append("  fix the token or its scopes, then rerun the same command to resume")
-        if (self.failed or self.invalid) and self.ledger and not self.dry_run:
+        if (self.failed or self.invalid) and (self.check or self.dry_run):
+            lines.append("  list them with --failed-out FILE")
+        elif (self.failed or self.invalid) and self.ledger:
             lines.append(f"  all failures: bulkassoc report {self.ledger} --failed-out failed.csv")
         return "\n".join(lines)
 

@@ -23,6 +23,8 @@ class RunTally:
     splits: int = 0  # batches split in halves to isolate bad rows
     present: int = 0  # of succeeded: found already present by the read before the write (no write)
     created: int = 0  # of succeeded: written after the read found them absent
+    unresolved: int = 0  # failed unsent: a keyed fromId / toId matched no record
+    would_send: int = 0  # `check`: rows that passed every check and would be sent
 
     def add(self, adm: Admission, rows: int) -> None:
         self.rows += rows

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from ..pacing.rate import Rate
 
-__all__ = ["FakeConfig"]
+__all__ = ["FakeConfig", "TypeDefinition"]
+
+TypeDefinition = tuple[int, str, "str | None", str]
+"""An association type as a portal defines it: (typeId, v3 name, label or None, category)."""
 
 _DEFAULT_RATE = Rate(100, 10.0)  # HubSpot's Free/Starter burst limit
 
@@ -36,6 +39,12 @@ class FakeConfig:
     user_labels: Mapping[tuple[str, str], Mapping[int, str]] | None = None
     # HubSpot's trap: a labels archive of an unlabeled type (279, …) removes every type of the pair
     unlabeled_wipes: bool = False
+    # per object type: record ID → properties; every property given is a unique one (email, legacy_id…)
+    # that objects batch/read can look records up by; the records' IDs exist (known_ids grows by them)
+    records: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None
+    # per (fromType, toType): the types the portal defines (ID, v3 name, label, category); listed by the
+    # labels and v3 types endpoints, and writable by ID (or by name on the v3 PUT)
+    type_definitions: Mapping[tuple[str, str], tuple[TypeDefinition, ...]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "lock_rate"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HUBSPOT_DEFINED_LABELS", "canonical_type"]
+__all__ = ["HUBSPOT_DEFINED_LABELS", "canonical_type", "default_definitions", "singular"]
 
 # HubSpot accepts an object's type ID, and for the standard objects its name in several spellings
 # (`contacts`, `contact`, `Contacts`, `0-1`); the fake maps them all onto one key so that seeds and
@@ -43,3 +43,25 @@ HUBSPOT_DEFINED_LABELS: dict[tuple[str, str], dict[int, str | None]] = {
     ("deals", "deals"): {451: None},
     ("tickets", "tickets"): {452: None},
 }
+
+
+def singular(object_type: str) -> str:
+    return object_type[:-3] + "y" if object_type.endswith("ies") else object_type.rstrip("s")
+
+
+def default_definitions(from_type: str, to_type: str) -> tuple[tuple[int, str, str | None, str], ...]:
+    """HubSpot's own types of a standard pair with their v3 names: `contact_to_company` is typeId 1 (Primary),
+    `contact_to_company_unlabeled` 279 (docs/hubspot-api.md; HUBSPOT_API_2 §2)."""
+    labels = HUBSPOT_DEFINED_LABELS.get((from_type, to_type), {})
+    base = f"{singular(from_type)}_to_{singular(to_type)}"
+    has_primary = "Primary" in labels.values()
+    out = []
+    for type_id, label in sorted(labels.items()):
+        if label == "Primary":
+            name = base
+        elif label is None:
+            name = f"{base}_unlabeled" if has_primary else base
+        else:
+            name = label.lower().replace(" ", "_")
+        out.append((type_id, name, label, "HUBSPOT_DEFINED"))
+    return tuple(out)

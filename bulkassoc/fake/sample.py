@@ -25,6 +25,7 @@ from bulkassoc.fake.server import FakeConfig
 
 __all__ = [
     "CLIENTS_FILE",
+    "KEYED_FILE",
     "SERVICES_FILE",
     "SampleFile",
     "SampleInfo",
@@ -37,7 +38,9 @@ __all__ = [
 
 SERVICES_FILE = "partner_services_to_contacts.csv"
 CLIENTS_FILE = "partner_clients_to_companies.jsonl"
+KEYED_FILE = "partner_services_by_legacy_id_to_contacts_by_email.csv"
 _SEED = 20260401
+_KEYED_SEED = 20260402
 
 # Made-up association type IDs (see the module docstring).
 SERVICE_TO_CONTACT, CONTACT_TO_SERVICE = "9101", "9102"
@@ -63,10 +66,31 @@ class SampleFile:
 
 
 @dataclass(frozen=True)
+class KeyedSample:
+    """The file keyed the way users' data is: partner services by `legacy_id`, contacts by e-mail (some in
+    upper case), types by v3 name, label text or ID; `;`-separated with an export's header names."""
+
+    name: str
+    from_type: str
+    from_id_property: str
+    to_id_property: str
+    rows: int
+    succeeded: int
+    duplicates: int
+    unresolved: int  # values that match no record: UNRESOLVED_FROM / UNRESOLVED_TO, never sent
+    unknown_type: int  # a label the portal does not define: UNKNOWN_ASSOCIATION_TYPE, never sent
+
+    @property
+    def failed(self) -> int:
+        return self.unresolved + self.unknown_type
+
+
+@dataclass(frozen=True)
 class SampleInfo:
     directory: Path
     services: SampleFile
     clients: SampleFile
+    keyed: KeyedSample
 
     @property
     def files(self) -> tuple[SampleFile, SampleFile]:
@@ -97,6 +121,8 @@ class _Generated:
     known_ids: dict[str, frozenset[str]]
     services: SampleFile
     clients: SampleFile
+    keyed: KeyedSample
+    records: dict[str, dict[str, dict[str, str]]]
 
 
 class _Ids:
@@ -174,7 +200,7 @@ def _csv_malformed(service: str, contact: str) -> list[str]:
         f"{service},contacts,4.2E+10,{SERVICE_TO_CONTACT}",  # spreadsheet-mangled toId
         f"{service},contacts",  # a short row: toId and type missing
         f"{service},con tacts,{contact},{SERVICE_TO_CONTACT}",  # not an object type
-        f"{service},contacts,{contact},contact to service",  # not a type ID or name
+        f"{service},contacts,{contact},contact→service",  # not a type ID, name or label
     ]
 
 
@@ -201,6 +227,44 @@ def _summary(name: str, from_type: str | None, plan: _Plan, lines: list[str], in
                       not_found=plan.unknown_to + plan.unknown_from, wrong_type=plan.wrong_type)
 
 
+SERVICE_BILLING = "9103"  # made up, as the others: a USER_DEFINED label of partner_services → contacts
+SAMPLE_TYPE_DEFINITIONS = {("partner_services", "contacts"): (
+    (int(SERVICE_TO_CONTACT), "partner_service_to_contact", None, "HUBSPOT_DEFINED"),
+    (int(SERVICE_BILLING), "billing_contact", "Billing contact", "USER_DEFINED"))}
+_KEYED_PLAN = _Plan(good=300, duplicates=5, unknown_to=4, unknown_from=2, wrong_type=2)
+
+
+def _keyed(services: list[str], contacts: list[str]) -> tuple[str, KeyedSample, dict[str, dict[str, dict[str, str]]]]:
+    """The keyed file and the records' unique properties it names (legacy_id, email)."""
+    rng = random.Random(_KEYED_SEED)
+    legacy = {s: f"PS-{10_000 + i}" for i, s in enumerate(services)}
+    emails = {c: f"contact{i}@example.org" for i, c in enumerate(contacts)}
+    records = {"partner_services": {s: {"legacy_id": v} for s, v in legacy.items()},
+               "contacts": {c: {"email": v} for c, v in emails.items()}}
+    spellings = ["Billing contact", "partner_service_to_contact", SERVICE_TO_CONTACT, "billing_contact"]
+    plan = _KEYED_PLAN
+    pairs = _pairs(rng, services[:120], contacts[:600], plan.good)
+
+    def line(service: str, contact: str, kind: str) -> str:
+        return f"{service};contacts;{contact};{kind}"
+
+    good = [line(legacy[s], emails[c].upper() if i % 9 == 0 else emails[c], spellings[i % len(spellings)])
+            for i, (s, c) in enumerate(pairs)]
+    failing = [line(legacy[rng.choice(services)], f"nobody{i}@example.org", "Billing contact")
+               for i in range(plan.unknown_to)]
+    failing += [line(f"PS-GONE-{i}", emails[rng.choice(contacts)], "Billing contact") for i in range(plan.unknown_from)]
+    failing += [line(legacy[s], emails[c], "Sales contact") for s, c in pairs[:plan.wrong_type]]
+    lines = good + failing
+    rng.shuffle(lines)
+    for original in rng.sample(good, plan.duplicates):
+        lines.insert(rng.randint(lines.index(original) + 1, len(lines)), original)
+    text = "legacy_id;to_object_type;contact_email;association_label\n" + "\n".join(lines) + "\n"
+    info = KeyedSample(name=KEYED_FILE, from_type="partner_services", from_id_property="legacy_id",
+                       to_id_property="email", rows=len(lines), succeeded=plan.good, duplicates=plan.duplicates,
+                       unresolved=plan.unknown_to + plan.unknown_from, unknown_type=plan.wrong_type)
+    return text, info, records
+
+
 @functools.cache
 def _generate() -> _Generated:
     rng = random.Random(_SEED)
@@ -217,8 +281,10 @@ def _generate() -> _Generated:
     # One blank line, as editors leave them: skipped by the reader, not a row.
     jsonl_text = "\n".join([*jsonl_lines[:700], "", *jsonl_lines[700:]]) + "\n"
     csv_text = "fromId,toType,toId,type\n" + "\n".join(csv_lines) + "\n"
+    keyed_text, keyed, records = _keyed(services, contacts)
     return _Generated(
-        texts={SERVICES_FILE: csv_text, CLIENTS_FILE: jsonl_text},
+        texts={SERVICES_FILE: csv_text, CLIENTS_FILE: jsonl_text, KEYED_FILE: keyed_text}, keyed=keyed,
+        records=records,
         known_ids={"partner_services": frozenset(services), "contacts": frozenset(contacts),
                    "partner_clients": frozenset(clients), "companies": frozenset(companies)},
         services=_summary(SERVICES_FILE, "partner_services", _SERVICES_PLAN, csv_lines, len(csv_bad)),
@@ -237,7 +303,7 @@ def write_sample_data(directory: Path) -> SampleInfo:
     generated = _generate()
     for name, text in generated.texts.items():
         (directory / name).write_text(text, encoding="utf-8", newline="\n")
-    return SampleInfo(directory, generated.services, generated.clients)
+    return SampleInfo(directory, generated.services, generated.clients, generated.keyed)
 
 
 def sample_known_ids() -> dict[str, frozenset[str]]:
@@ -259,4 +325,5 @@ def sample_fake_config(base: FakeConfig | None = None) -> FakeConfig:
     """`base` (default FakeConfig()) seeded with the sample's IDs and association types, so that a run
     of the sample files gets 404 exactly for its unknown IDs and 400 for its wrong-direction types."""
     return dataclasses.replace(base or FakeConfig(), known_ids=sample_known_ids(),
-                               association_types=sample_association_types())
+                               association_types=sample_association_types(), records=_generate().records,
+                               type_definitions=SAMPLE_TYPE_DEFINITIONS)

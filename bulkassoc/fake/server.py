@@ -33,10 +33,12 @@ from . import bodies
 from .archive import add_routes as add_archive_routes
 from .batch import add_routes as add_batch_routes
 from .config import FakeConfig
-from .names import HUBSPOT_DEFINED_LABELS, canonical_type
+from .names import canonical_type
+from .objects import batch_read_objects
 from .portal import Portal
 from .read import batch_read
 from .reply import DROP, Call, Endpoint, Reply
+from .schema import labels, types
 from .state import AssociationKey, DailyBudget, FakeStats, RollingWindow
 
 __all__ = ["FakeConfig", "FakeHubSpot", "FakeStats", "Portal"]
@@ -121,7 +123,12 @@ class FakeHubSpot:
         app.router.add_put(objects + "/{to_id}/{assoc_type}", self._api(self._put))
         app.router.add_get(objects, self._api(self._read))
         app.router.add_get("/account-info/v3/details", self._api(self._account_info))
-        app.router.add_get("/crm/v4/associations/{from_type}/{to_type}/labels", self._api(self._labels))
+        app.router.add_get("/crm/v4/associations/{from_type}/{to_type}/labels",
+                           self._api(lambda request, call: labels(self.portal, request, call)))
+        app.router.add_get("/crm/v3/associations/{from_type}/{to_type}/types",
+                           self._api(lambda request, call: types(self.portal, request, call)))
+        app.router.add_post("/crm/v3/objects/{object_type}/batch/read",
+                            self._api(lambda request, call: batch_read_objects(self.portal, request, call)))
         app.router.add_post("/crm/v4/associations/{from_type}/{to_type}/batch/read",
                              self._api(lambda request, call: batch_read(self.portal, request, call)))
         add_batch_routes(app, self.portal, self._api)  # v4 batch create and labelled PUT, v4 and date paths
@@ -257,15 +264,6 @@ class FakeHubSpot:
 
     async def _account_info(self, request: web.Request, call: Call) -> bytes:
         return self._account
-
-    async def _labels(self, request: web.Request, call: Call) -> bytes:
-        pair = canonical_type(request.match_info["from_type"]), canonical_type(request.match_info["to_type"])
-        types = self.portal.types
-        if types is None:
-            labels = HUBSPOT_DEFINED_LABELS.get(pair, {})
-        else:  # seeded types are listed unlabeled; names (non-numeric) have no typeId to list
-            labels = {int(t): None for t in types.get(pair, ()) if t.isdigit()}
-        return bodies.labels(labels)
 
     async def _stats(self, request: web.Request) -> web.Response:
         """Not a HubSpot endpoint: no auth, not counted. `?window=S` sets the busiest-window length

@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import orjson
 
-from ..rows.reader import Row
+from ..rows.reader import ResolvedRow, Row
 
 __all__ = [
     "CATEGORIES",
@@ -105,6 +105,11 @@ def _spec(category: str, type_value: int) -> dict[str, object]:
     return {"associationCategory": category, "associationTypeId": type_value}
 
 
+def _category(row: Row, default: str) -> str:
+    """The type's category as the portal defines it (a resolved row knows it), else the default."""
+    return row.category if isinstance(row, ResolvedRow) and row.category else default
+
+
 def path_for_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_type: str) -> str:
     """The v3 association PUT path for one row (values are validated, quoting is belt and braces)."""
     seg = [quote(s, safe="") for s in (from_type, from_id, to_type, to_id, assoc_type)]
@@ -127,7 +132,7 @@ def single_request(api: str, row: Row, category: str = "HUBSPOT_DEFINED",
     if api == "v3":
         return "PUT", path_for_row(row.from_type, row.from_id, row.to_type, row.to_id, row.type), None
     check_category(category)
-    specs = [_spec(c, t) for c, t in types] if types else [_spec(category, type_id(row))]
+    specs = [_spec(c, t) for c, t in types] if types else [_spec(_category(row, category), type_id(row))]
     body = orjson.dumps(specs)
     tail = f"{_seg(row.from_type)}/{_seg(row.from_id)}/associations/{_seg(row.to_type)}/{_seg(row.to_id)}"
     if api == "v4":
@@ -172,7 +177,7 @@ def batch_request(
             merged.add(pair_ids)
             specs = [_spec(c, t) for c, t in types]
         else:
-            specs = [_spec(category, type_id(row))]
+            specs = [_spec(_category(row, category), type_id(row))]
         inputs.append({"from": {"id": row.from_id}, "to": {"id": row.to_id}, "types": specs})
     pair = f"{_seg(from_type)}/{_seg(to_type)}"
     if api in ("v3", "v4"):

@@ -13,10 +13,11 @@ from typing import Literal
 __all__ = ["EXIT_2_REASONS", "AbortReason", "Halt", "Halted"]
 
 # contract: auth, daily_limit, interrupted, unreachable (exit 3). Additions: ledger (exit 3, the ledger
-# could not be written), read (exit 3, what exists could not be read), and, before any write (exit 2): input,
-# portal, types, mirror_guard (a --mirror run would delete more than --max-deletes allows).
+# could not be written), read (exit 3, what exists could not be read), mass_failure (exit 3, the first answers
+# of a pair all failed the same way), and, before any write (exit 2): input, portal, types, mirror_guard (a
+# --mirror run would delete more than --max-deletes allows).
 AbortReason = Literal["auth", "daily_limit", "interrupted", "unreachable", "ledger", "input", "portal", "types",
-                      "read", "mirror_guard"]
+                      "read", "mirror_guard", "mass_failure"]
 EXIT_2_REASONS = frozenset({"input", "portal", "types", "mirror_guard"})
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 from ..rows.bounded import FIELD_MAX, bound
 from .failures import not_retired
+from .lookups import read_lookups
 from .store import LedgerError, connect, is_line_key
 
-__all__ = ["FAILED_COLUMNS", "LedgerReport", "read_report", "write_failed_csv"]
+__all__ = ["FAILED_COLUMNS", "LOOKUP_COLUMNS", "LedgerReport", "read_report", "write_failed_csv", "write_lookups_csv"]
+
+LOOKUP_COLUMNS = ["objectType", "property", "value", "recordId", "resolvedAt"]
 
 FAILED_COLUMNS = ["fromType", "fromId", "toType", "toId", "type", "line", "status", "category", "error"]
 
@@ -30,12 +33,13 @@ class LedgerReport:
     undone: int = 0  # rows `bulkassoc undo` removed again
     deleted: int = 0  # rows a --mirror run deleted
     retired: int = 0  # failed or invalid entries whose row was fixed or dropped from the input (not counted above)
+    lookups: dict[str, int] = field(default_factory=dict)  # cached resolutions per "objectType.property"
 
     def to_dict(self) -> dict[str, object]:
         return {"total": self.total, "succeeded": self.succeeded, "failed": self.failed,
                 "pending": self.pending, "invalid": self.invalid, "by_status": dict(self.by_status),
                 "by_category": dict(self.by_category), "undone": self.undone, "deleted": self.deleted,
-                "retired": self.retired}
+                "retired": self.retired, "lookups": dict(self.lookups)}
 
     def human(self) -> str:
         lines = [
@@ -52,6 +56,10 @@ class LedgerReport:
         if self.retired:
             lines.append(f"  no longer reported: {self.retired:,} failed or invalid rows fixed or dropped from "
                          "the input since (kept in the ledger's history)")
+        if self.lookups:
+            lines.append("  record IDs resolved from values (cached): "
+                         + ", ".join(f"{k}: {v:,}" for k, v in self.lookups.items())
+                         + "; the value given and the record ID used: --lookups-out FILE")
         return "\n".join(lines)
 
 
@@ -99,6 +107,9 @@ def read_report(path: str | os.PathLike[str]) -> LedgerReport:
                 f"SELECT category, count(*) FROM assoc WHERE status IN ('failed', 'invalid') AND {keep} "
                 "GROUP BY category ORDER BY count(*) DESC, category").fetchall()
         }
+        lookups: dict[str, int] = {}
+        for object_type, prop, _ in read_lookups(conn):
+            lookups[f"{object_type}.{prop}"] = lookups.get(f"{object_type}.{prop}", 0) + 1
     except Exception as exc:  # sqlite3.Error: missing table, corruption
         raise LedgerError(f"cannot read the ledger {p}: {exc}") from None
     finally:
@@ -107,12 +118,13 @@ def read_report(path: str | os.PathLike[str]) -> LedgerReport:
         total=sum(counts.values()), succeeded=counts.get("succeeded", 0), failed=counts.get("failed", 0),
         pending=counts.get("pending", 0), invalid=counts.get("invalid", 0),
         by_status=by_status, by_category=by_category, path=str(p), undone=counts.get("undone", 0),
-        deleted=counts.get("deleted", 0), retired=retired,
+        deleted=counts.get("deleted", 0), retired=retired, lookups=lookups,
     )
 
 
-def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> int:
-    """Write every failed and invalid row, in input-line order; returns how many."""
+def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str], *, since: float | None = None) -> int:
+    """Write every failed and invalid row (settled at or after `since`, when given), in input-line order;
+    returns how many. A keyed fromId / toId is written as given (`email=a@x.com`), which `run` reads back."""
     p = _open(path)
     conn = _connect(p)
     written = 0
@@ -120,7 +132,7 @@ def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str]) 
         cursor = conn.execute(
             "SELECT from_type, from_id, to_type, to_id, type, line, http_status, category, message "
             f"FROM assoc WHERE status IN ('failed', 'invalid') AND {not_retired(conn)} "
-            "ORDER BY line, from_type, from_id")
+            "AND (? IS NULL OR updated_at >= ?) ORDER BY line, from_type, from_id", (since, since))
         with open(out, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(FAILED_COLUMNS)
@@ -139,3 +151,27 @@ def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str]) 
     finally:
         conn.close()
     return written
+
+
+def write_lookups_csv(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> int:
+    """Write every cached resolution (the value given and the record ID used); returns how many."""
+    import datetime as dt
+
+    p = _open(path)
+    conn = connect(p, readonly=True)
+    try:
+        lookups = read_lookups(conn)
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(LOOKUP_COLUMNS)
+            for (object_type, prop, value), (record_id, at) in sorted(lookups.items()):
+                when = dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")
+                writer.writerow([object_type, prop, value, record_id, when])
+    except OSError as exc:
+        raise LedgerError(f"cannot write {out}: {exc.strerror}") from None
+    except Exception as exc:  # sqlite3.Error
+        raise LedgerError(f"cannot read the ledger {p}: {exc}") from None
+    finally:
+        conn.close()
+    return len(lookups)
+

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .types import InputError, InvalidRow, Items, ReadState, build_row, only_input_errors
+from .header import OPTIONAL, detect_delimiter, resolve_columns
+from .types import InputError, InvalidRow, Items, ReadOptions, ReadState, build_row, keyed, only_input_errors
 from .validate import COLUMNS, ROW_MATCH, describe_problems, find_problems, show_value
 
 __all__ = ["MAX_FIELD_CHARS", "csv_text", "open_csv"]
@@ -67,14 +69,25 @@ def csv_text(binary: BinaryIO) -> io.TextIOWrapper:
 
 
 def open_csv(
-    text: io.TextIOWrapper, name: str, default_from_type: str | None, limit: int, state: ReadState
+    text: io.TextIOWrapper, name: str, default_from_type: str | None, limit: int, state: ReadState,
+    options: ReadOptions | None = None,
 ) -> tuple[Items, bool]:
     """Read and check the header of `text`; return the rows that follow (a generator) and whether the
     header has a fromType column. An unusable header raises InputError. `limit`: MAX_LINE_CHARS."""
+    options = options or ReadOptions()
     too_long = _TooLong()
-    reader = csv.reader(_csv_lines(text, too_long, limit))
+    lines = _csv_lines(text, too_long, limit)
+    head: list[str] = []
     header: list[str] | None = None
     try:
+        delimiter = options.delimiter
+        if delimiter is None:  # detected from the first non-blank line, the header
+            for line in lines:
+                head.append(line)
+                if line.strip():
+                    break
+            delimiter = detect_delimiter(head[-1]) if head else ","
+        reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter)
         for fields in reader:
             if too_long.lines:
                 break
@@ -96,15 +109,7 @@ def open_csv(
         raise InputError(
             f"{name} is empty: expected a CSV header naming fromId, toType, toId, type (and optionally fromType)"
         )
-    index: dict[str, int] = {}
-    problems: list[str] = []
-    for column in COLUMNS:
-        exact = [i for i, h in enumerate(header) if h == column]
-        matches = exact or [i for i, h in enumerate(header) if h.lower() == column.lower()]
-        if len(matches) == 1:
-            index[column] = matches[0]
-        elif len(matches) > 1:
-            problems.append(f"column {column} appears {len(matches)} times")
+    index, problems = resolve_columns(header, (*COLUMNS, *OPTIONAL[1:]), options.columns)
     missing = [c for c in _REQUIRED if c not in index]
     if missing:
         found = ", ".join(show_value(h, 30) for h in header[:8]) + (", …" if len(header) > 8 else "")
@@ -116,9 +121,11 @@ def open_csv(
     if problems:
         raise InputError(
             f"{name}: {'; '.join(problems)}; the header must name fromId, toType, toId, type "
-            "and optionally fromType"
+            "and optionally fromType (or map a source column with --column fromId=NAME)"
         )
-    rows = _read_csv(reader, too_long, index, reader.line_num + too_long.total, name, default_from_type, limit, state)
+    props = (options.from_id_property or "", options.to_id_property or "")
+    rows = _read_csv(reader, too_long, index, reader.line_num + too_long.total, name, default_from_type, limit, state,
+                     props)
     return rows, "fromType" in index
 
 
@@ -131,9 +138,10 @@ def _read_csv(
     default_from_type: str | None,
     limit: int,
     state: ReadState,
+    props: tuple[str, str] = ("", ""),
 ) -> Items:
-    return only_input_errors(_read_csv_rows(reader, too_long, index, last, name, default_from_type, limit, state),
-                             name, state)
+    return only_input_errors(_read_csv_rows(reader, too_long, index, last, name, default_from_type, limit, state,
+                                            props), name, state)
 
 
 def _read_csv_rows(
@@ -145,11 +153,15 @@ def _read_csv_rows(
     default_from_type: str | None,
     limit: int,
     state: ReadState,
+    props: tuple[str, str] = ("", ""),
 ) -> Items:
     """The hot loop. `last` is the physical line where the previous record ended."""
     i_fid, i_tt, i_tid, i_typ = index["fromId"], index["toType"], index["toId"], index["type"]
     i_ft = index.get("fromType", -1)
     has_ft = i_ft >= 0
+    i_fp, i_tp = index.get("fromIdProperty", -1), index.get("toIdProperty", -1)
+    from_prop, to_prop = props
+    keyed_ids = bool(from_prop or to_prop) or i_fp >= 0 or i_tp >= 0
     width = max(index.values()) + 1
     default = default_from_type or ""
     no_from_type = None if default else _NO_FROM_TYPE
@@ -185,6 +197,9 @@ def _read_csv_rows(
                     tid = fields[i_tid].strip()
                     typ = fields[i_typ].strip()
                     ft = (fields[i_ft].strip() or default) if has_ft else default
+                if keyed_ids:  # values of a unique property: PROP=VALUE, resolved before sending
+                    fid = keyed((fields[i_fp].strip() if i_fp >= 0 else "") or from_prop, fid)
+                    tid = keyed((fields[i_tp].strip() if i_tp >= 0 else "") or to_prop, tid)
                 if row_match(f"{ft},{fid},{tt},{tid},{typ}") is not None:
                     row = build(ft, fid, tt, tid, typ, start)
                     n += 1

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from .csv_format import MAX_FIELD_CHARS, csv_text, open_csv
 from .jsonl_format import read_jsonl
-from .types import Format, InputError, InvalidRow, Items, Key, ReadState, Row
+from .types import Format, InputError, InvalidRow, Items, Key, ReadOptions, ReadState, ResolvedRow, Row
 from .validate import (
     OBJECT_TYPE_HINT,
     show_value,
@@ -40,6 +40,8 @@ __all__ = [
     "InputError",
     "InvalidRow",
     "Key",
+    "ReadOptions",
+    "ResolvedRow",
     "Row",
     "RowReader",
     "count_data_lines",
@@ -111,6 +113,7 @@ class RowReader:
         default_from_type: str | None = None,
         *,
         stdin: BinaryIO | None = None,
+        options: ReadOptions | None = None,
     ) -> None:
         name = os.fspath(source)
         self._is_stdin = name == "-"
@@ -122,6 +125,8 @@ class RowReader:
                     f"--from-type {show_value(default_from_type)} is not an object type: use {OBJECT_TYPE_HINT}"
                 )
         self.default_from_type = default_from_type
+        options = options or ReadOptions()
+        props = (options.from_id_property or "", options.to_id_property or "")
         self._state = ReadState()
         self._error: InputError | None = None
         self._text: io.TextIOWrapper | None = None
@@ -145,10 +150,11 @@ class RowReader:
             if self.format == "csv":
                 self._text = csv_text(self._binary)
                 self._gen, self._from_type_column = open_csv(
-                    self._text, self.name, default_from_type, MAX_LINE_CHARS, self._state
+                    self._text, self.name, default_from_type, MAX_LINE_CHARS, self._state, options
                 )
             else:
-                self._gen = read_jsonl(self._binary, self.name, default_from_type, MAX_LINE_CHARS, self._state)
+                self._gen = read_jsonl(self._binary, self.name, default_from_type, MAX_LINE_CHARS, self._state,
+                                       props)
         except BaseException:
             self.close()
             raise

@@ -18,9 +18,12 @@ __all__ = [
     "InvalidRow",
     "Items",
     "Key",
+    "ReadOptions",
     "ReadState",
+    "ResolvedRow",
     "Row",
     "build_row",
+    "keyed",
     "only_input_errors",
 ]
 
@@ -45,6 +48,42 @@ class Row:
     @property
     def key(self) -> Key:
         return (self.from_type, self.from_id, self.to_type, self.to_id, self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRow(Row):
+    """A row whose keyed IDs (`PROP=VALUE`) or type name/label were resolved to what HubSpot's write
+    endpoints take (record IDs, a numeric type ID). It is sent with the resolved values and recorded in
+    the ledger under `given`, the key of the row as read; `category` is the type's associationCategory
+    as the portal defines it ('' when unknown)."""
+
+    given: Key
+    category: str
+
+    @property
+    def key(self) -> Key:
+        return self.given
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an input beyond its format: the CSV delimiter (None: detected among , ; tab), source
+    headers mapped onto our columns (`--column fromId=SRC`), and the unique property that fromId / toId
+    values belong to (`--from-id-property email`): such a value is read as `PROP=VALUE` and resolved to a
+    record ID before it is sent. Per-row columns fromIdProperty / toIdProperty override the defaults."""
+
+    delimiter: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+    from_id_property: str | None = None
+    to_id_property: str | None = None
+
+
+def keyed(prop: str, value: str) -> str:
+    """A fromId / toId that names a record by a unique property's value: `PROP=VALUE` (a record ID is
+    digits only, and a property name has no '=', so the two never mix). `hs_object_id` is the record ID."""
+    if not prop or not value or prop == "hs_object_id":
+        return value
+    return f"{prop}={value}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,15 +21,19 @@ __all__ = [
 ]
 
 _OBJECT_TYPE = r"[A-Za-z][A-Za-z0-9_]{0,99}|[0-9]{1,20}-[0-9]{1,20}"
-_RECORD_ID = r"[0-9]{1,20}"
-_ASSOC_TYPE = r"[0-9]{1,10}|[a-z][a-z0-9_]{0,99}"
+# a record ID, or a unique property's value written PROP=VALUE (rows/types.py `keyed`)
+_RECORD_ID = r"[0-9]{1,20}|[a-z][a-z0-9_]{0,99}=[^,\x00-\x1f]{1,256}"
+# a type ID, a v3 type name (partner_service_to_contact), or a label's text ("Billing contact")
+_ASSOC_TYPE = r"[0-9]{1,10}|[a-z][a-z0-9_]{0,99}|[A-Za-z][A-Za-z0-9_ &/().'+-]{0,99}"
+_MANGLED = re.compile(r"[0-9]+\.0+|[0-9](?:\.[0-9]+)?[eE]\+?[0-9]{1,3}")
 
 _OBJECT_TYPE_RE = re.compile(_OBJECT_TYPE)
 _RECORD_ID_RE = re.compile(_RECORD_ID)
 _ASSOC_TYPE_RE = re.compile(_ASSOC_TYPE)
 # All five checks in one call, on "fromType,fromId,toType,toId,type". No part can match a comma, so the
 # whole matches exactly when every field matches on its own.
-ROW_MATCH = re.compile(f"(?:{_OBJECT_TYPE}),{_RECORD_ID},(?:{_OBJECT_TYPE}),{_RECORD_ID},(?:{_ASSOC_TYPE})").fullmatch
+ROW_MATCH = re.compile(
+    f"(?:{_OBJECT_TYPE}),(?:{_RECORD_ID}),(?:{_OBJECT_TYPE}),(?:{_RECORD_ID}),(?:{_ASSOC_TYPE})").fullmatch
 
 OBJECT_TYPE_HINT = "an object name such as contacts or partner_services, or a type ID such as 0-1"
 
@@ -40,12 +44,13 @@ def validate_object_type(value: str) -> bool:
 
 
 def validate_record_id(value: str) -> bool:
-    """True for 1-20 ASCII decimal digits."""
+    """True for 1-20 ASCII decimal digits, or a keyed value `PROP=VALUE`."""
     return _RECORD_ID_RE.fullmatch(value) is not None
 
 
 def validate_association_type(value: str) -> bool:
-    """True for an association type ID (1-10 digits) or a type name (`[a-z][a-z0-9_]*`, at most 100)."""
+    """True for an association type ID (1-10 digits), a type name (`[a-z][a-z0-9_]*`, at most 100) or a
+    label's text (a letter, then letters, digits, spaces and & / ( ) . ' + - _)."""
     return _ASSOC_TYPE_RE.fullmatch(value) is not None
 
 
@@ -64,10 +69,10 @@ def show_value(value: str, limit: int = 40) -> str:
 _OBJECT_TYPE_WHAT = "an object type (a name such as contacts or p_custom, or a type ID such as 0-1)"
 _WHAT = {
     "fromType": _OBJECT_TYPE_WHAT,
-    "fromId": "a record ID (1-20 digits)",
+    "fromId": "a record ID (1-20 digits) or a unique property's value (--from-id-property)",
     "toType": _OBJECT_TYPE_WHAT,
-    "toId": "a record ID (1-20 digits)",
-    "type": "an association type (a type ID of 1-10 digits, or a name matching [a-z][a-z0-9_]*)",
+    "toId": "a record ID (1-20 digits) or a unique property's value (--to-id-property)",
+    "type": "an association type (a type ID of 1-10 digits, a name matching [a-z][a-z0-9_]*, or a label's text)",
 }
 _CHECK = {
     "fromType": _OBJECT_TYPE_RE.fullmatch,
@@ -84,6 +89,9 @@ def _field_problem(column: str, value: str) -> str | None:
         return None
     if value == "":
         return f"{column} is empty: expected {_WHAT[column]}"
+    if column in ("fromId", "toId", "type") and _MANGLED.fullmatch(value):
+        return (f"{column} {show_value(value)} looks like a number a spreadsheet converted (scientific notation "
+                "or a trailing .0): format the column as text in the spreadsheet and export again")
     return f"{column} {show_value(value)} is not {_WHAT[column]}"
 
 

@@ -10,7 +10,8 @@ from ..engine.config import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, ConfigError, re
 from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..pacing.rate import Rate
-from ..rows.reader import validate_object_type
+from ..rows.header import normalise_delimiter
+from ..rows.reader import ReadOptions, validate_object_type
 
 __all__ = ["VerifyConfig"]
 
@@ -38,6 +39,10 @@ class VerifyConfig:
     progress: bool = False  # a live line on stderr (a terminal)
     progress_lines: float | None = None  # seconds between timestamped progress lines on stderr (None: none)
     stdin: BinaryIO | None = field(default=None, repr=False, compare=False)
+    delimiter: str | None = None  # as in RunConfig: how to read the input, and what keyed IDs mean
+    columns: tuple[tuple[str, str], ...] = ()
+    from_id_property: str | None = None
+    to_id_property: str | None = None
 
     def __post_init__(self) -> None:
         if str(self.input) == "-" and self.format is None:
@@ -54,7 +59,16 @@ class VerifyConfig:
             object.__setattr__(self, "base_url", check_base_url(self.base_url))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if self.delimiter is not None:
+            try:
+                object.__setattr__(self, "delimiter", normalise_delimiter(self.delimiter))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         object.__setattr__(self, "token", resolve_token(self.token, self.token_env, required=True))
+
+    @property
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(self.delimiter, self.columns, self.from_id_property, self.to_id_property)
 
     @property
     def access_token(self) -> str:

@@ -41,10 +41,11 @@ from ..engine.shutdown import install_signal_handlers, wind_down
 from ..engine.watch import Snapshot, Watch
 from ..hubspot.caller import Caller, CallerConfig, make_mask
 from ..hubspot.halt import Halt, Halted
-from ..rows.reader import InputError, RowReader, count_data_lines
+from ..keys.vet import KeyVet
+from ..rows.reader import InputError, Row, RowReader, count_data_lines
 from .chunks import Chunk, ChunkLimits, fill_chunks
 from .config import VerifyConfig
-from .match import settle, take_page, wanted_of
+from .match import norm_id, settle, take_page, wanted_of
 from .read import Unchecked, read_body, read_page
 from .summary import MISSING_COLUMNS, VerifySummary, VerifyTally, summarize
 
@@ -73,6 +74,8 @@ class _Verify:
             concurrency=config.concurrency, timeout=config.timeout, retry=config.retry,
             daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand)
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.concurrency)
+        # types by name or label and keyed IDs, resolved as `run` resolves them (no ledger: no cache)
+        self.keys = KeyVet(self.caller, None, check_types=False, names_raw_ok=True, hold=False)
         self.problem = ""  # the first reason rows were left unchecked
 
     async def produce(self) -> None:
@@ -88,7 +91,14 @@ class _Verify:
             await self.check(chunk)
 
     async def check(self, chunk: Chunk) -> None:
-        """Read back the chunk's fromIds, page by page, until every row is decided."""
+        """Read back the chunk's fromIds, page by page, until every row is decided. A row whose type or
+        keyed ID resolves to nothing cannot exist at HubSpot: it is missing."""
+        vetted = await self.keys.vet(chunk.rows)
+        self.write_missing([row for row, _, _ in vetted.failed])
+        chunk.rows = vetted.ready
+        chunk.ids = dict.fromkeys(norm_id(r.from_id) for r in vetted.ready)
+        if not chunk.rows:
+            return
         wanted = wanted_of(chunk.rows)
         cursors: dict[str, str | None] = dict.fromkeys(chunk.ids)
         try:
@@ -99,10 +109,14 @@ class _Verify:
             self.problem = self.problem or self.caller.mask(str(exc))
         missing, unchecked = settle(chunk.rows, cursors, wanted)
         self.tally.present += len(chunk.rows) - unchecked - len(missing)
+        self.write_missing(missing)
+
+    def write_missing(self, missing: list[Row]) -> None:
+        """Count the missing rows and write them as given (a keyed ID as `PROP=VALUE`, which run reads)."""
         self.tally.missing += len(missing)
         if self.writer is not None:
             missing.sort(key=lambda r: r.line)
-            self.writer.writerows([r.from_type, r.from_id, r.to_type, r.to_id, r.type, r.line] for r in missing)
+            self.writer.writerows([*r.key, r.line] for r in missing)
 
     async def guarded(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -154,7 +168,8 @@ async def verify_async(config: VerifyConfig, *, rand: Callable[[], float] | None
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with RowReader(config.input, config.format, config.from_type, stdin=config.stdin) as reader:
+    with RowReader(config.input, config.format, config.from_type, stdin=config.stdin,
+                   options=config.read_options) as reader:
         out: IO[str] | None = None
         if config.missing_out is not None:
             try:

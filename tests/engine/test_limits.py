@@ -148,7 +148,7 @@ async def test_a_few_unknown_types_fail_alone_and_are_checked_once(tmp_path: Pat
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, association_types=types)) as fake:
         s = await run_async(cfg(tmp_path, fake.url, src))
         assert (s.succeeded, s.failed, s.requests, s.exit_code) == (30, 3, 30, 1)
-        assert s.checks == 2  # the token check and one labels read for the pair
+        assert s.checks == 3  # the token check, and one labels and one v3 types read for the pair
         assert fake.stats.puts == 30
     with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
         cat, msg = conn.execute("SELECT category, message FROM assoc WHERE status = 'failed' LIMIT 1").fetchone()

@@ -14,8 +14,10 @@ from typing import Any
 
 import aiohttp
 
+from bulkassoc import RetryPolicy, RunConfig, run_async
 from bulkassoc.fake.sample import (
     CLIENTS_FILE,
+    KEYED_FILE,
     SERVICES_FILE,
     sample_fake_config,
     sample_texts,
@@ -96,4 +98,20 @@ async def test_sample_rows_settle_as_documented_against_the_seeded_fake(tmp_path
             assert rows.count(None) == sample.invalid, sample.name
             assert len(rows) - rows.count(None) - len(unique) == sample.duplicates, sample.name
             assert statuses == Counter({200: sample.succeeded, 404: sample.not_found, 400: sample.wrong_type})
-    assert {CLIENTS_FILE, SERVICES_FILE} == set(texts)
+    assert {CLIENTS_FILE, SERVICES_FILE, KEYED_FILE} == set(texts)
+
+
+async def test_keyed_sample_settles_as_documented_through_the_engine(tmp_path: Path) -> None:
+    info = write_sample_data(tmp_path)
+    sample = info.keyed
+    text = (tmp_path / sample.name).read_text(encoding="utf-8")
+    assert len(text.splitlines()) - 1 == sample.rows == sample.succeeded + sample.duplicates + sample.failed
+    async with FakeHubSpot(sample_fake_config(FakeConfig(rate=None, token=TOKEN))) as fake:
+        s = await run_async(RunConfig(
+            input=tmp_path / sample.name, from_type=sample.from_type, base_url=fake.url, token=TOKEN,
+            ledger=tmp_path / "l.sqlite", mode="batch", columns=(("fromId", "legacy_id"), ("toId", "contact_email")),
+            from_id_property=sample.from_id_property, to_id_property=sample.to_id_property,
+            retry=RetryPolicy(backoff_base=0.01)))
+        assert (s.succeeded, s.duplicates, s.failed, s.unresolved, s.invalid) == (
+            sample.succeeded, sample.duplicates, sample.failed, sample.unresolved, 0)
+        assert len(fake.associations()) == sample.succeeded

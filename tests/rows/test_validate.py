@@ -95,10 +95,14 @@ ASSOC_TYPES = [
     ("", False),
     ("1" * 11, False),
     ("a" * 101, False),
-    ("Foo", False),
+    ("Foo", True),  # a label's text
+    ("Billing contact", True),
+    ("Foo!", False),
     ("_x", False),
     ("1a", False),
-    ("a-b", False),
+    ("a-b", True),
+    ("-ab", False),
+    ("9101.0", False),
     ("\u0662\u0667\u0669", False),
 ]
 
@@ -192,9 +196,9 @@ def test_invalid_default_from_type_is_a_value_error(default: str) -> None:
 
 
 def test_invalid_row_reports_every_bad_column_and_keeps_raw_values() -> None:
-    item = one(HEADER + b" 1x ,abc,,-5,Foo\n")
+    item = one(HEADER + b" 1x ,abc,,-5,Foo!\n")
     assert isinstance(item, InvalidRow)
-    assert item.key == ("1x", "abc", "", "-5", "Foo")
+    assert item.key == ("1x", "abc", "", "-5", "Foo!")
     assert item.reason == (
         "fromType '1x' is not an object type (a name such as contacts or p_custom, "
         "or a type ID such as 0-1); also invalid: fromId, toType, toId, type"
@@ -206,7 +210,9 @@ def test_invalid_row_reports_every_bad_column_and_keeps_raw_values() -> None:
     [
         (b"contacts,abc,deals,2,3", "fromId 'abc' is not a record ID (1-20 digits)"),
         (b"contacts,,deals,2,3", "fromId is empty: expected a record ID (1-20 digits)"),
-        (b"contacts,1,deals,2,Foo", "type 'Foo' is not an association type"),
+        (b"contacts,1,deals,2,Foo!", "type 'Foo!' is not an association type"),
+        (b"contacts,1.2E+10,deals,2,3", "fromId '1.2E+10' looks like a number a spreadsheet converted"),
+        (b"contacts,1,deals,123.0,3", "toId '123.0' looks like a number a spreadsheet converted"),
         (b"contacts,1,,2,3", "toType is empty: expected an object type"),
     ],
 )
