@@ -42,10 +42,14 @@ async def _read(config: CallerConfig, from_type: str, to_type: str) -> tuple[Typ
 @click.option("--rate", type=RateType(), default="100/10s", show_default=True, help="Request pace.")
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
               help="Seconds per request.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="At most N requests in flight.")
+@click.option("--progress/--no-progress", default=False, help="Accepted like run's (two reads: no progress).")
 @click.option("--json", "as_json", is_flag=True, help="Print the types as one JSON object on stdout.")
 def types_command(from_type: str, to_type: str, base_url: str, token_env: str, rate: Rate | None, timeout: float,
-                  as_json: bool) -> None:
+                  concurrency: int, progress: bool, as_json: bool) -> None:
     """Print the portal's association types for FROMTYPE → TOTYPE: ID, name, label, category."""
+    del progress
     token = os.environ.get(token_env, "").strip()
     if not token:
         fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
@@ -53,7 +57,8 @@ def types_command(from_type: str, to_type: str, base_url: str, token_env: str, r
         url = check_base_url(base_url)
     except (ValueError, ConfigError) as exc:
         fail(str(exc))
-    config = CallerConfig(base_url=url, token=token, token_env=token_env, rate=rate, concurrency=2, timeout=timeout,
+    config = CallerConfig(base_url=url, token=token, token_env=token_env, rate=rate, concurrency=concurrency,
+                          timeout=timeout,
                           retry=RetryPolicy(), daily_reserve=None, user_agent=f"bulkassoc/{__version__}")
     defs, halt = asyncio.run(_read(config, from_type.strip(), to_type.strip()))
     if halt.reason is not None:

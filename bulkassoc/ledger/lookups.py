@@ -40,12 +40,14 @@ class LookupStore:
         self._ledger = ledger
         try:
             ledger.conn.execute(_TABLE)
+            # nothing cached when the run began: what this run resolves its resolver keeps in memory anyway
+            self._empty = ledger.conn.execute("SELECT 1 FROM id_lookups LIMIT 1").fetchone() is None
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot write to the ledger {ledger.path}: {exc}") from None
 
     def get(self, object_type: str, prop: str, values: Iterable[str]) -> dict[str, str]:
         """Cached record IDs of those `values` that were resolved before."""
-        wanted = list(values)
+        wanted = [] if self._empty else list(values)
         found: dict[str, str] = {}
         try:
             for start in range(0, len(wanted), 500):
@@ -73,6 +75,7 @@ class LookupStore:
     def forget(self) -> int:
         """Drop every cached lookup (`--refresh-ids`); returns how many."""
         conn = self._ledger.conn
+        self._empty = True
         try:
             return conn.execute("DELETE FROM id_lookups").rowcount
         except sqlite3.Error as exc:

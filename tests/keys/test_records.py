@@ -52,7 +52,8 @@ async def test_hundred_thousand_keyed_rows_land_on_the_right_records(tmp_path: P
     rows, expected, unresolved_lines = _keyed_rows()
     src = write_csv(tmp_path / "keyed.csv", rows)
     async with FakeHubSpot(portal(N)) as fake:
-        cfg = config(tmp_path, fake.url, src, mode="batch", batch_size=1000, from_id_property="legacy_id",
+        cfg = config(tmp_path, fake.url, src, mode="batch", batch_size=1000, read_first=False,
+                     from_id_property="legacy_id",
                      to_id_property="email")
         s = await run_async(cfg)
         assert s.aborted is None, s.message
