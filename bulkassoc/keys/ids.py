@@ -18,18 +18,11 @@ import orjson
 from ..hubspot.caller import Caller, Judge
 from ..hubspot.client import Response
 from ..hubspot.outcomes import Kind, Outcome
-from ..ledger.lookups import LookupStore
+from ..ledger.lookups import LookupStore, normalise
 
 __all__ = ["BATCH", "IdResolver", "Lookup", "Miss", "Triple", "normalise"]
 
 BATCH = 100  # "Object API batch endpoints are limited to 100 inputs per request"
-_CASELESS = frozenset({"email", "hs_additional_emails"})
-
-
-def normalise(prop: str, value: str) -> str:
-    """The value as HubSpot matches it: trimmed; an e-mail lower-cased."""
-    value = value.strip()
-    return value.lower() if prop in _CASELESS else value
 
 
 @dataclass(frozen=True, slots=True)

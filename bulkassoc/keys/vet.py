@@ -52,6 +52,7 @@ class KeyVet:
                  hold: bool = True) -> None:
         self.book = TypeBook(caller)
         self.ids = IdResolver(caller, store)
+        self._store = store
         self.hold = hold  # off for a pipe that trickles: each row goes as soon as it can
         self._held: list[_Held] = []
         self._types: dict[tuple[str, str, str], tuple[TypeDef | None, str]] = {}  # per (fromType, toType, type)
@@ -89,6 +90,8 @@ class KeyVet:
         found, why = defs.find(row.type)
         if found is None and raw_name and not defs.has_names:
             return None, ""  # the names could not be read: the v3 endpoint judges this one
+        if found is not None and self._store is not None and found.type_id != row.type:
+            self._store.put_type(row.from_type, row.to_type, row.type, found.type_id, found.category)
         return found, why
 
     async def vet(self, rows: list[Row], *, final: bool = True) -> Vetted:

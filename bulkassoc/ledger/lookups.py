@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from .store import Ledger, LedgerError
+from .store import Key, Ledger, LedgerError
 
-__all__ = ["LookupStore", "read_lookups", "split_keyed"]
+__all__ = ["LookupStore", "normalise", "read_lookups", "sent_keys", "split_keyed"]
+
+_CASELESS = frozenset({"email", "hs_additional_emails"})
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS id_lookups (
@@ -23,6 +25,21 @@ CREATE TABLE IF NOT EXISTS id_lookups (
     PRIMARY KEY (object_type, property, value)
 ) WITHOUT ROWID
 """
+
+
+_TYPES = """
+CREATE TABLE IF NOT EXISTS type_lookups (
+    from_type TEXT NOT NULL, to_type TEXT NOT NULL, given TEXT NOT NULL,
+    type_id TEXT NOT NULL, category TEXT NOT NULL, resolved_at REAL NOT NULL,
+    PRIMARY KEY (from_type, to_type, given)
+) WITHOUT ROWID
+"""
+
+
+def normalise(prop: str, value: str) -> str:
+    """A value as HubSpot matches it: trimmed; an e-mail lower-cased (HubSpot stores it so)."""
+    value = value.strip()
+    return value.lower() if prop in _CASELESS else value
 
 
 def split_keyed(value: str) -> tuple[str, str] | None:
@@ -40,6 +57,7 @@ class LookupStore:
         self._ledger = ledger
         try:
             ledger.conn.execute(_TABLE)
+            ledger.conn.execute(_TYPES)
             # nothing cached when the run began: what this run resolves its resolver keeps in memory anyway
             self._empty = ledger.conn.execute("SELECT 1 FROM id_lookups LIMIT 1").fetchone() is None
         except sqlite3.Error as exc:
@@ -72,6 +90,14 @@ class LookupStore:
                 conn.execute("ROLLBACK")
             raise LedgerError(f"cannot write to the ledger {self._ledger.path}: {exc}") from None
 
+    def put_type(self, from_type: str, to_type: str, given: str, type_id: str, category: str) -> None:
+        """A type name or label resolved to its ID: kept so that `undo` removes what was sent."""
+        try:
+            self._ledger.conn.execute("INSERT OR REPLACE INTO type_lookups VALUES (?, ?, ?, ?, ?, ?)",
+                                      (from_type, to_type, given, type_id, category, time.time()))
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot write to the ledger {self._ledger.path}: {exc}") from None
+
     def forget(self) -> int:
         """Drop every cached lookup (`--refresh-ids`); returns how many."""
         conn = self._ledger.conn
@@ -90,3 +116,38 @@ def read_lookups(conn: sqlite3.Connection) -> dict[tuple[str, str, str], tuple[s
         return {(t, p, v): (rid, at) for t, p, v, rid, at in rows}
     except sqlite3.OperationalError:  # no such table
         return {}
+
+
+def sent_keys(conn: sqlite3.Connection, keys: Sequence[Key]) -> list[Key]:
+    """The keys as they were sent: keyed IDs (`email=a@x.com`) as the record IDs they resolved to, type
+    names and labels as their IDs. A part the ledger cannot translate stays as given."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for k in keys:
+        for object_type, value in ((k[0], k[1]), (k[2], k[3])):
+            if (split := split_keyed(value)) is not None:
+                wanted.setdefault((object_type, split[0]), set()).add(normalise(*split))
+    ids: dict[tuple[str, str, str], str] = {}
+    types: dict[tuple[str, str, str], str] = {}
+    try:
+        for (object_type, prop), values in wanted.items():
+            listed = sorted(values)
+            for start in range(0, len(listed), 500):
+                part = listed[start:start + 500]
+                for value, record_id in conn.execute(
+                        "SELECT value, record_id FROM id_lookups WHERE object_type = ? AND property = ? AND value "
+                        f"IN ({','.join('?' * len(part))})", (object_type, prop, *part)):
+                    ids[(object_type, prop, value)] = record_id
+        if any(not k[4].isdigit() for k in keys):
+            types = {(f, t, g): tid for f, t, g, tid in conn.execute(
+                "SELECT from_type, to_type, given, type_id FROM type_lookups")}
+    except sqlite3.OperationalError:  # a ledger from before lookups: nothing to translate
+        pass
+
+    def record(object_type: str, value: str) -> str:
+        split = split_keyed(value)
+        if split is None:
+            return value
+        return ids.get((object_type, split[0], normalise(*split)), value)
+
+    return [(k[0], record(k[0], k[1]), k[2], record(k[2], k[3]),
+             k[4] if k[4].isdigit() else types.get((k[0], k[2], k[4]), k[4])) for k in keys]

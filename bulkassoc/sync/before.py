@@ -24,7 +24,7 @@ from ..hubspot.caller import Caller
 from ..hubspot.outcomes import Kind, Outcome
 from ..ledger.origins import Origin, before_json, mark_origins
 from ..ledger.store import Ledger, LedgerError
-from ..rows.reader import Row
+from ..rows.reader import ResolvedRow, Row
 from .existing import TypeSpec, norm, read_existing
 
 __all__ = ["PRESENT", "READ_CHUNK_ROWS", "Pair", "ReadFirst", "Split", "pair_of", "record_split"]
@@ -33,6 +33,11 @@ READ_CHUNK_ROWS = 2 * MAX_READ_IDS  # rows per chunk when reading first: whole b
 PRESENT = Outcome(Kind.SUCCESS, None, "", "already present: nothing sent")
 
 Pair = tuple[str, str, str, str]  # fromType, normalised fromId, toType, normalised toId
+
+
+def _category(row: Row, default: str) -> str:
+    """The category the portal defines for a resolved row's type (keys/), else the run's."""
+    return row.category if isinstance(row, ResolvedRow) and row.category else default
 
 
 def pair_of(row: Row) -> Pair:
@@ -99,11 +104,11 @@ class ReadFirst:
                                     before_json(s for s in specs if s[1] != type_id)))
                 continue
             out.write.append(row)
-            out.origins.append((row.key, "created", self.run_id, self.category, before_json(specs)))
+            out.origins.append((row.key, "created", self.run_id, _category(row, self.category), before_json(specs)))
             writes.setdefault(pair, []).append(row)
         for pair, pair_rows in writes.items():
             union = set(existing.get(pair[1], {}).get(pair[3], set()))
-            union.update((self.category, int(r.type)) for r in pair_rows)
+            union.update((_category(r, self.category), int(r.type)) for r in pair_rows)
             union |= self._unions.get(pair, set()) | self._recent.get(pair, set())
             if len(union) > 1:
                 self._unions[pair] = union

@@ -27,6 +27,7 @@ from ..hubspot.client import Response
 from ..hubspot.endpoints import batch_request
 from ..hubspot.halt import Halt, Halted
 from ..hubspot.outcomes import Kind, Outcome, RetryPolicy, required_scope
+from ..ledger.lookups import sent_keys
 from ..ledger.origins import count_unknown, created_rows, deleted_rows, mark_deletions, mark_undone, run_ids
 from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
@@ -111,16 +112,22 @@ class _Undo:
     async def remove(self, runs: Sequence[int] | None) -> None:
         for page in created_rows(self.ledger.conn, runs, self.config.batch_size):
             groups: dict[tuple[str, str], list[tuple[Key, str, frozenset[tuple[str, int]]]]] = {}
-            for k, category, before in page:
-                if k[4].isdigit():
-                    groups.setdefault((k[0], k[2]), []).append((k, category, others_of(before)))
+            # rows keyed by e-mail, legacy ID or type label: removed as they were sent (the ledger's lookups)
+            sent = sent_keys(self.ledger.conn, [k for k, _, _ in page])
+            given: dict[Key, list[Key]] = {}
+            for (k, category, before), s in zip(page, sent, strict=True):
+                if s[4].isdigit():
+                    if s not in given:
+                        groups.setdefault((s[0], s[2]), []).append((s, category, others_of(before)))
+                    given.setdefault(s, []).append(k)
             for (from_type, to_type), items in groups.items():
                 outcome, trouble = await archive_keeping(self.caller, from_type, to_type, items)
                 self.problem = self.problem or trouble
                 self.failed += bool(trouble)  # a pair whose labels could not be put back: exit 1, see message
                 if outcome.kind is Kind.SUCCESS:
-                    self._commit(mark_undone, [k for k, _, _ in items])
-                    self.undone += len(items)
+                    done = [k for s, _, _ in items for k in given[s]]
+                    self._commit(mark_undone, done)
+                    self.undone += len(done)
                 else:
                     self.failed += len(items)
                     self.problem = self.problem or _why(outcome)

@@ -147,3 +147,21 @@ async def test_verify_resolves_keyed_ids_and_labels_as_run_does(tmp_path: Path) 
         assert (v.present, v.missing) == (30, 2)
     with out.open(encoding="utf-8") as fh:
         assert sorted(r["toId"] for r in csv.DictReader(fh)) == ["email=ghost@example.com", f"email={email(31)}"]
+
+
+async def test_undo_removes_keyed_rows_and_labels_as_they_were_sent(tmp_path: Path) -> None:
+    from bulkassoc.pacing.rate import Rate
+    from bulkassoc.sync.undo import UndoConfig, undo_async
+
+    rows = [[legacy(i), "contacts", email(i).upper() if i % 2 else email(i), "Billing contact" if i % 3 else "9101"]
+            for i in range(40)]
+    src = write_csv(tmp_path / "keyed.csv", rows)
+    async with FakeHubSpot(portal(50)) as fake:
+        s = await run_async(config(tmp_path, fake.url, src, mode="batch", from_id_property="legacy_id",
+                                   to_id_property="email"))
+        assert (s.succeeded, s.created) == (40, 40)
+        assert len(fake.associations()) == 40
+        u = await undo_async(UndoConfig(ledger=str(tmp_path / "ledger.sqlite"), base_url=fake.url, token=TOKEN,
+                                        token_env="T", rate=Rate(5000, 1.0)), rand=random.random)
+        assert (u.undone, u.exit_code) == (40, 0), u
+        assert fake.associations() == set()
