@@ -106,6 +106,9 @@ class RunConfig:
         if self.daily_reserve is not None and self.daily_reserve < 0:
             raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")
         if self.mirror:
+            if self.from_id_property or self.to_id_property:
+                raise ConfigError("--mirror takes record IDs only: its scope is read by the file's fromIds; resolve "
+                                  "the keyed values first (bulkassoc report --lookups-out) or run without --mirror")
             if str(self.input) == "-":
                 raise ConfigError("--mirror needs a file (it reads the input twice), not standard input")
             if self.read_first is False:
