@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..pacing.headers import AUTO_START, DailyGuard, HeaderPacer
@@ -269,7 +270,7 @@ class Caller:
                 headers.add(name, self.mask(value))
             response = dataclasses.replace(response, headers=CIMultiDictProxy(headers))
         if self._token_bytes in response.body:
-            response = dataclasses.replace(response, body=response.body.replace(self._token_bytes, b"[token]"))
+            response = dataclasses.replace(response, body=_mask_body(response.body, self._token_bytes, self.mask))
         return response
 
     def _masked(self, outcome: Outcome) -> Outcome:
@@ -279,3 +280,24 @@ class Caller:
             return dataclasses.replace(outcome, message=mask(outcome.message), category=mask(outcome.category),
                                        correlation_id=mask(outcome.correlation_id))
         return outcome
+
+
+def _mask_body(body: bytes, token: bytes, mask: Callable[[str], str]) -> bytes:
+    """The body with the token replaced. A JSON body is masked inside its strings only, so that a token
+    that is also a common substring (a short test token such as "t") cannot break the JSON we parse."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.replace(token, b"[token]")
+    return orjson.dumps(_mask_json(data, mask))
+
+
+def _mask_json(value: object, mask: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [_mask_json(v, mask) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_json(v, mask) for k, v in value.items()}  # keys are HubSpot's names, not echoes
+    return value
+

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import Callable
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -145,3 +147,23 @@ async def test_the_daily_reserve_is_kept() -> None:
             await caller.call("PUT", "/x", None, judge=pass_through)
     assert caller.halt.reason == "daily_limit"
     assert len(server.seen) == 1
+
+
+async def test_a_short_token_is_masked_without_breaking_the_answer() -> None:
+    """A token that is also a common substring ("t") is masked inside JSON strings only: the answer still
+    parses, and what came back carries no token."""
+    def script(n: int, request: web.Request) -> Reply:
+        return Reply(207, {"status": "COMPLETE", "results": [], "numErrors": 1,
+                           "errors": [{"status": "error", "category": "VALIDATION_ERROR", "message": "Bearer t"}]})
+
+    config = CallerConfig(base_url="", token="t", token_env="T", rate=None, concurrency=2, timeout=5.0,
+                          retry=QUICK, daily_reserve=None, user_agent="test")
+    async with ScriptedServer(script) as server:
+        config = dataclasses.replace(config, base_url=server.url)
+        async with Caller(config, Halt(), rand=lambda: 0.0) as caller:
+            answer = await caller.call("POST", "/x", b"{}", judge=pass_through)
+    assert answer.payload is not None
+    data = orjson.loads(answer.payload.body)  # still JSON
+    assert (data["numErrors"], data["status"]) == (1, "COMPLETE")
+    assert data["errors"][0]["message"] == "Bearer [token]"
+    assert data["errors"][0]["status"] == "error"
