@@ -84,7 +84,7 @@ cli.command_class = EnvCommand
               help="With --dry-run: write the rows that would fail (invalid) as a CSV, with the reason.")
 def run_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
-    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
+    rate: Rate | None, concurrency: int | None, max_attempts: int, timeout: float, retry_failed: bool, dry_run: bool,
     as_json: bool, progress: bool | None, log_file: str | None, log_format: str, log_interval: float,
     timeline_interval: float, preflight: bool, daily_reserve: int | None, mode: str, batch_size: int,
     api: str, category: str, resend: bool, read_first: bool | None, mirror: bool, max_deletes: str,

@@ -40,6 +40,22 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
+class ConcurrencyType(click.ParamType):  # type: ignore[type-arg]
+    """`auto` (converted to None: in flight = pace × latency), or a hard cap N in 1..256."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text == "auto":
+            return None
+        if text.isdigit() and 1 <= int(text) <= 256:
+            return int(text)
+        self.fail(f"{value!r} is neither 'auto' nor a number of requests from 1 to 256", param, ctx)
+
+
 def _check_from_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not validate_object_type(value.strip()):
         raise click.BadParameter(f"{value!r} is not an object type name (e.g. partner_services) or type ID (e.g. 0-1)")
@@ -64,8 +80,9 @@ def _add_connection_options(fn: F, *, ledger_hidden: bool) -> F:
                           "The associations API has its own limits, below the general ones: 100/10s on "
                           "Free/Starter, 150/10s on Professional/Enterprise, up to 200/10s with the increase, "
                           "500,000 a day. An explicit rate is a ceiling: the headers can only slow it down."),
-        click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
-                     help="At most N requests in flight."),
+        click.option("--concurrency", type=ConcurrencyType(), default="auto", show_default=True,
+                     help="Requests in flight: 'auto' follows the pace × HubSpot's latency (2 to 64); "
+                          "a number N is a hard cap."),
         click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True,
                      help="Attempts per row in one run before it is recorded as failed."),
         click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,

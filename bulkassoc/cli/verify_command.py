@@ -35,7 +35,7 @@ __all__ = ["verify_command"]
               metavar="SECONDS", help="Seconds between progress lines when stderr is not a terminal.")
 def verify_command(
     input_path: str, from_type: str | None, fmt: str | None, ledger: str | None, base_url: str, token_env: str,
-    rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, delimiter: str | None,
+    rate: Rate | None, concurrency: int | None, max_attempts: int, timeout: float, delimiter: str | None,
     columns: tuple[tuple[str, str], ...], from_id_property: str | None, to_id_property: str | None, as_json: bool,
     missing_out: str | None, progress: bool | None, log_interval: float,
 ) -> None:

@@ -49,7 +49,7 @@ class RunConfig:
     token: str | None = field(default=None, repr=False)  # None: read from $token_env
     token_env: str = DEFAULT_TOKEN_ENV  # only for messages: where the token came from
     rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, learn the limit from HubSpot's headers
-    concurrency: int = 8
+    concurrency: int | None = None  # None: `--concurrency auto`, in flight = pace × latency; a number is a cap
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     retry_failed: bool = True
@@ -90,7 +90,7 @@ class RunConfig:
             raise ConfigError("reading standard input needs --ledger PATH (there is no file name to derive it from)")
         if str(self.input) == "-" and self.format is None:
             raise ConfigError("reading standard input needs --format csv or --format jsonl")
-        if self.concurrency < 1:
+        if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if not self.timeout > 0:
             raise ConfigError(f"--timeout must be > 0 seconds, got {self.timeout}")

@@ -1,9 +1,10 @@
 """The run: reader → ledger admission → bounded queue → workers → ledger.
 
 One task feeds the rows the ledger says still need sending into a bounded queue (backpressure:
-reading pauses while the workers are busy). `concurrency` workers take a unit (the rows one request
-settles), send it through the paced caller (`hubspot/caller.py`: limiter, retries, pauses, stops), and
-settle the rows in the ledger. An interrupt halts intake and gives in-flight requests a short grace
+reading pauses while the workers are busy). Workers (64, or the cap if higher) take a unit (the rows one
+request settles), send it through the paced caller (`hubspot/caller.py`: limiter, in-flight gate, retries,
+pauses, stops), and settle the rows in the ledger; the caller's gate, not the worker count, bounds what
+is in flight, so a row waiting out a backoff holds a worker but no slot. An interrupt halts intake and gives in-flight requests a short grace
 before the ledger is flushed.
 """
 
@@ -26,6 +27,7 @@ from ..keys.vet import KeyVet, Unsent
 from ..ledger.failures import Failure
 from ..ledger.lookups import LookupStore
 from ..ledger.store import Ledger, LedgerError
+from ..pacing.inflight import workers_for
 from ..rows.reader import InputError, InvalidRow, Row, RowReader
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from ..sync.mirror import Mirror
@@ -66,7 +68,8 @@ class _Run:
                            hold=chunk_size(str(config.input)) > 1)
         self.mass = MassFailureWatch(config.stop_on_mass_failure)
         self.started_wall = time.time()
-        self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=config.concurrency * 4)
+        self.workers = workers_for(config.concurrency)  # more than in flight: see the docstring
+        self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=self.workers)
         self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
                            if config.reads_first else None)
         self.labelled = self.batched or config.api != "v3"  # writes that replace a pair's labels
@@ -262,10 +265,10 @@ class _Run:
             rows = chunk_size(str(c.input))
             if self.read_first is not None and rows > 1:
                 rows = READ_CHUNK_ROWS  # whole batch reads: ≤ 1 read per 1,000 rows
-            plan = FeedPlan(rows, c.concurrency, c.batch_size if self.batched else None, c.batch_linger)
+            plan = FeedPlan(rows, self.workers, c.batch_size if self.batched else None, c.batch_linger)
             feeder = loop.create_task(self.guarded(
                 feed(self.reader, self.admit_chunk, self.vet, self.queue, self.halt, plan, self.flush_keys)))
-            workers = [loop.create_task(self.guarded(self.work())) for _ in range(c.concurrency)]
+            workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.workers)]
             await wind_down(feeder, workers, self.halt.event, self.caller.busy, c.grace)
             if not self.halt.is_set():
                 await self.until_halted(self.guarded(self.delete_mirrored()))

@@ -26,6 +26,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..pacing.headers import AUTO_START, DailyGuard, HeaderPacer
+from ..pacing.inflight import InFlight
 from ..pacing.limiter import RollingWindowLimiter
 from ..pacing.rate import Rate
 from .client import Response, open_session, request
@@ -50,7 +51,7 @@ class CallerConfig:
     token: str = dataclasses.field(repr=False)
     token_env: str  # only for messages: where the token came from
     rate: Rate | None  # None: `--rate auto`
-    concurrency: int
+    concurrency: int | None  # None: `--concurrency auto`, in flight = pace × latency (pacing/inflight.py)
     timeout: float
     retry: RetryPolicy
     daily_reserve: int | None
@@ -109,7 +110,8 @@ class Caller:
         self.halt = halt
         self._rand = rand
         self.limiter = RollingWindowLimiter(config.rate or AUTO_START)
-        self.pacer = HeaderPacer(self.limiter, config.rate, concurrency=config.concurrency)
+        self.in_flight = InFlight(config.concurrency, lambda: self.limiter.rate.per_second)
+        self.pacer = HeaderPacer(self.limiter, config.rate, concurrency=self.in_flight.limit)
         self.daily = DailyGuard(config.daily_reserve)
         self.busy: set[asyncio.Task[Any]] = set()  # tasks with a request on the wire
         self.transport_streak = 0  # consecutive requests that got no HTTP answer
@@ -121,7 +123,8 @@ class Caller:
 
     async def __aenter__(self) -> Caller:
         c = self.config
-        self._session = open_session(c.token, concurrency=c.concurrency, timeout=c.timeout, user_agent=c.user_agent)
+        self._session = open_session(c.token, concurrency=self.in_flight.cap, timeout=c.timeout,
+                                     user_agent=c.user_agent)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -186,8 +189,19 @@ class Caller:
 
     async def _send(self, method: str, url: str, body: bytes | None, counts: CallCounts, purpose: str = "write",
                     attempt: int = 1) -> tuple[Outcome, Response | None]:
-        """One attempt through the limiter and the daily guard; marks this task busy while on the wire."""
+        """One attempt: an in-flight slot, then a start slot of the limiter, the daily guard, the wire.
+        The in-flight slot is held from before the start slot (a start is never delayed after it was
+        counted) to the answer, and never through a backoff; the task is marked busy while on the wire."""
         assert self._session is not None, "use the caller as `async with caller:`"
+        gate = self.in_flight
+        await gate.acquire()
+        try:
+            return await self._attempt(method, url, body, counts, purpose, attempt)
+        finally:
+            gate.release()
+
+    async def _attempt(self, method: str, url: str, body: bytes | None, counts: CallCounts, purpose: str,
+                       attempt: int) -> tuple[Outcome, Response | None]:
         await self.limiter.acquire()
         if self.halt.is_set():
             raise Halted
@@ -212,6 +226,8 @@ class Caller:
             self.transport_streak += 1
         else:
             self.transport_streak = 0
+            self.in_flight.observe(loop.time() - started)
+            self.pacer.set_concurrency(self.in_flight.limit)
             pace = self.limiter.rate
             self.pacer.observe(response.headers, started)
             if self.on_event is not None and self.limiter.rate != pace:
@@ -238,7 +254,7 @@ class Caller:
     def _give_up_if_unreachable(self, outcome: Outcome, tries: int) -> None:
         """Stop the command when nothing answers at all, instead of burning every request's attempts."""
         streak = self.transport_streak
-        if streak >= max(10, 2 * self.config.concurrency) or (
+        if streak >= max(10, 2 * self.in_flight.limit) or (
                 tries >= self.config.retry.max_attempts and streak >= tries):
             self.halt.stop("unreachable", f"cannot reach {self.config.base_url}: {outcome.message}")
             raise Halted

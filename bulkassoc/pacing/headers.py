@@ -51,6 +51,10 @@ class HeaderPacer:
         self.advertised: Rate | None = None
         self.changes = 0  # how often the pace was changed
 
+    def set_concurrency(self, concurrency: int) -> None:
+        """Requests in flight now (`--concurrency auto` moves it): how many of ours may arrive out of order."""
+        self._noise = float(max(2, concurrency))
+
     def note_start(self, now: float) -> None:
         starts = self._starts
         starts.append(now)

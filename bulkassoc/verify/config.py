@@ -30,7 +30,7 @@ class VerifyConfig:
     token: str | None = field(default=None, repr=False)  # None: read from $token_env
     token_env: str = DEFAULT_TOKEN_ENV
     rate: Rate | None = Rate(100, 10.0)  # None: `--rate auto`, pace from X-HubSpot-RateLimit-* headers
-    concurrency: int = 8
+    concurrency: int | None = None  # None: `--concurrency auto`, in flight = pace × latency; a number is a cap
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     daily_reserve: int | None = None  # daily quota to leave for other integrations (None: 1% of it)
@@ -49,7 +49,7 @@ class VerifyConfig:
             raise ConfigError("reading standard input needs --format csv or --format jsonl")
         if self.from_type is not None and not validate_object_type(self.from_type):
             raise ConfigError(f"--from-type {self.from_type!r} is not an object type (e.g. partner_services, 0-1)")
-        if self.concurrency < 1:
+        if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.daily_reserve is not None and self.daily_reserve < 0:
             raise ConfigError(f"--daily-reserve must be >= 0, got {self.daily_reserve}")

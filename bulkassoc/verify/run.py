@@ -54,6 +54,7 @@ __all__ = ["MISSING_COLUMNS", "VerifyConfig", "VerifySummary", "verify_async"]
 # Read when a verify starts (so a test can lower them).
 MAX_IDS = 1000  # HubSpot's batch-read cap: inputs per request (docs/hubspot-api.md §6)
 CHUNK_ROWS = 10_000  # rows per chunk, so one fromId with many rows cannot grow a chunk without bound
+AUTO_WORKERS = 16  # `--concurrency auto`: chunks read back at once (the caller sizes what is in flight)
 OPEN_ROWS = 50_000  # rows held in chunks still filling, over all (fromType, toType) groups
 READ_CHUNK = 512  # rows per read from the input thread
 
@@ -73,14 +74,16 @@ class _Verify:
             base_url=config.base_url, token=config.access_token, token_env=config.token_env, rate=config.rate,
             concurrency=config.concurrency, timeout=config.timeout, retry=config.retry,
             daily_reserve=config.daily_reserve, user_agent=f"bulkassoc/{version}"), self.halt, rand=rand)
-        self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.concurrency)
+        # a worker holds a chunk (up to CHUNK_ROWS rows) while it reads it back: auto keeps AUTO_WORKERS
+        self.workers = config.concurrency or AUTO_WORKERS
+        self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=self.workers)
         # types by name or label and keyed IDs, resolved as `run` resolves them (no ledger: no cache)
         self.keys = KeyVet(self.caller, None, check_types=False, names_raw_ok=True, hold=False)
         self.problem = ""  # the first reason rows were left unchecked
 
     async def produce(self) -> None:
         limits = ChunkLimits(max_ids=MAX_IDS, chunk_rows=CHUNK_ROWS, open_rows=OPEN_ROWS, read_rows=READ_CHUNK)
-        await fill_chunks(self.reader, self.queue, self.tally, limits, self.config.concurrency)
+        await fill_chunks(self.reader, self.queue, self.tally, limits, self.workers)
         t = self.tally
         if t.distinct == 0 and not self.halt.is_set():  # refuse to say "all is well" having checked nothing
             why = f"all {t.read:,} rows are invalid (first: {t.first_invalid})" if t.read else "the input holds no rows"
@@ -130,7 +133,7 @@ class _Verify:
         loop = asyncio.get_running_loop()
         async with self.caller:
             producer = loop.create_task(self.guarded(self.produce()))
-            workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.config.concurrency)]
+            workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.workers)]
             # nothing to save on a halt (a chunk's rows are written when it is done): no grace
             await wind_down(producer, workers, self.halt.event, self.caller.busy, 0.0)
 
