@@ -70,12 +70,13 @@ def timeout_for(rows: int, rows_per_s: float = 500.0) -> float:
     return 120.0 + rows / rows_per_s
 
 
-def run_bulkassoc(input_path: Path, ledger: Path, url: str, *, rate: str, concurrency: int,
+def run_bulkassoc(input_path: Path, ledger: Path, url: str, *, rate: str, concurrency: int | None,
                   timeout: float, extra: Sequence[str] = ()) -> BulkRun:
-    """`bulkassoc run INPUT ... --json` (the real CLI, ledger on, no progress line)."""
+    """`bulkassoc run INPUT ... --json` (the real CLI, ledger on, no progress line); `concurrency`
+    None leaves the option out: the default (`auto`)."""
+    option = [] if concurrency is None else ["--concurrency", str(concurrency)]
     argv = [sys.executable, "-m", "bulkassoc", "run", str(input_path), "--from-type", FROM_TYPE,
-            "--base-url", url, "--rate", rate, "--concurrency", str(concurrency), "--ledger", str(ledger),
-            "--json", "--no-progress", *extra]
+            "--base-url", url, "--rate", rate, *option, "--ledger", str(ledger), "--json", "--no-progress", *extra]
     proc = run_measured(argv, timeout=timeout)
     return BulkRun(proc.json(), proc)
 

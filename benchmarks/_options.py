@@ -21,21 +21,26 @@ class Options:
     repeat: int = 3  # each contender runs this often, interleaved; the best run counts
     # 2. limit utilisation at a time-scaled rolling window, latency 0
     util_rate: str = "50/1s"
-    windows: int = 20  # each paced run lasts at least this many windows
-    # 3. latency: HubSpot's limit and latency, both time-scaled by `time_scale`, at the default concurrency
+    windows: int = 12  # each paced run lasts at least this many windows
+    # 3. latency: HubSpot's limit at real latencies, time-scaled by `time_scale` (single mode) and
+    # `batch_scale` (batch mode: scaling the window also multiplies the rows per second the client must
+    # read, record and encode), default settings, clean and with faults; beside each a fixed concurrency
     hubspot_rate: str = "190/10s"
-    latency_ms: float = 225.0  # the fake's mean; it draws each request's latency in 0.5×–1.5× of it
+    latency_ms: float = 225.0  # `--rate auto` utilisation: the fake's mean (each request 0.5×–1.5× of it)
+    latencies_ms: tuple[float, ...] = (100.0, 500.0, 1000.0, 2500.0)
     time_scale: float = 10.0
-    default_concurrency: int = 8
-    # ... batch mode (v4 batch create): `batch_size` rows per request, time-scaled less, since scaling the
-    # window also multiplies the rows per second the client must read, record and encode
-    batch_size: int = 100
     batch_scale: float = 2.5
-    batch_windows: int = 6
-    # ... and a concurrency sweep at the real (unscaled) latency
-    sweep_rate: str = "50/1s"
-    sweep: tuple[int, ...] = (4, 8, 16)
-    sweep_windows: int = 6
+    batch_size: int = 100
+    batch_windows: int = 5
+    compare_concurrency: int = 8
+    fail_rate: float = 0.02  # 502/503/504/dropped, an equal mix
+    lock_rate: float = 0.005  # 423 Locked
+    fault_goal: float = 0.9
+    # 4. window: batch mode against a small window, repeated
+    window_rate: str = "20/1s"
+    window_latency_ms: float = 100.0
+    window_repeats: int = 5
+    window_windows: int = 6
     # 4. memory and 5. resume: real runs, rate off; the resume reruns the larger one
     memory_rows: tuple[int, int] = (100_000, 1_000_000)
     # 6. startup
@@ -55,12 +60,13 @@ class Options:
 
 def quick(options: Options) -> Options:
     """A few minutes less: smaller files, shorter windows; still ≥ 20 windows for utilisation."""
-    return replace(options, rows=10_000, sdk_rows=5_000, repeat=1, sweep_windows=4, sweep=(4, 16), batch_windows=4,
-                   memory_rows=(20_000, 200_000), startup_runs=3)
+    return replace(options, rows=10_000, sdk_rows=5_000, repeat=1, latencies_ms=(100.0, 1000.0), batch_windows=3,
+                   window_repeats=2, memory_rows=(20_000, 200_000), startup_runs=3)
 
 
 def smoke(workdir: Path | None = None) -> Options:
     """Tiny sizes for the test suite: exercises every code path in seconds; the numbers mean nothing."""
     return Options(rows=150, sdk_rows=40, repeat=1, util_rate="20/100ms", windows=3, hubspot_rate="19/1s",
-                   latency_ms=20.0, time_scale=10.0, batch_size=10, batch_windows=2, sweep_rate="20/100ms",
-                   sweep=(8,), sweep_windows=2, memory_rows=(100, 300), startup_runs=1, workdir=workdir)
+                   latency_ms=20.0, latencies_ms=(100.0,), time_scale=10.0, batch_size=10, batch_windows=2,
+                   window_rate="20/200ms", window_repeats=1, window_windows=2, memory_rows=(100, 300),
+                   startup_runs=1, workdir=workdir)

@@ -57,11 +57,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def fake_server(*, rate: str = "off", latency_ms: float = 0.0, seed: int = 0,
-                timeout: float = 30.0) -> Iterator[Server]:
+def fake_server(*, rate: str = "off", latency_ms: float = 0.0, seed: int = 0, fail_rate: float = 0.0,
+                lock_rate: float = 0.0, timeout: float = 30.0) -> Iterator[Server]:
     """A fake HubSpot in its own process (pinned to SERVER_CPU); `.stats` is filled in on exit."""
     argv = [sys.executable, "-m", "benchmarks._server", "--rate", rate, "--latency-ms", str(latency_ms),
-            "--token", TOKEN, "--seed", str(seed)]
+            "--token", TOKEN, "--seed", str(seed),
+            "--fail-rate", str(fail_rate), "--lock-rate", str(lock_rate)]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env(),
                             preexec_fn=lambda: _pin(SERVER_CPU))
     assert proc.stdout is not None and proc.stdin is not None

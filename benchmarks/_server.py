@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import resource
 import signal
 import sys
@@ -61,6 +62,9 @@ async def _serve(config: FakeConfig) -> dict[str, object]:
         "dropped": stats.dropped,
         "repeated_pairs": sum(1 for n in stats.put_counts.values() if n > 1),
         "first": arrivals[0] if arrivals else None,
+        # the span in which 99% of the requests arrived: a run's last rows may wait out backoffs alone
+        "steady_count": max(1, math.ceil(0.99 * len(arrivals))) if arrivals else 0,
+        "steady_last": arrivals[max(0, math.ceil(0.99 * len(arrivals)) - 1)] if arrivals else None,
         "last": arrivals[-1] if arrivals else None,
         "cpu_s": usage.ru_utime + usage.ru_stime,
     }
@@ -77,8 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--token", default="bench-token")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="fraction answered 5xx or dropped")
+    parser.add_argument("--lock-rate", type=float, default=0.0, help="fraction answered 423 Locked")
     args = parser.parse_args(argv)
-    config = FakeConfig(rate=_rate(args.rate), latency_ms=args.latency_ms, token=args.token, seed=args.seed)
+    config = FakeConfig(rate=_rate(args.rate), latency_ms=args.latency_ms, token=args.token, seed=args.seed,
+                        fail_rate=args.fail_rate, lock_rate=args.lock_rate)
     data = asyncio.run(_serve(config))
     sys.stdout.write(orjson.dumps(data).decode() + "\n")
     sys.stdout.flush()

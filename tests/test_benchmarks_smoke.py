@@ -20,8 +20,8 @@ def test_every_section_runs_and_renders(tmp_path: Path) -> None:
 
     assert report.errors == []
     sections = {r.section.split(" ", 1)[1] for r in report.results}
-    assert sections == {"ceiling", "utilisation", "latency", "memory", "resume", "startup"}
-    assert len(SECTIONS) == 5  # memory runs the resume too
+    assert sections == {"ceiling", "utilisation", "latency", "window", "memory", "resume", "startup"}
+    assert len(SECTIONS) == 6  # memory runs the resume too
 
     ceiling = [r for r in report.results if r.section.endswith("ceiling")]
     assert [r.contender.split(" ")[0] for r in ceiling] == ["raw", "`bulkassoc", "hubspot-api-client,"]
@@ -41,12 +41,16 @@ def test_every_section_runs_and_renders(tmp_path: Path) -> None:
     assert isinstance(server, dict) and server["puts"] == 0
 
     paced = [r for r in report.results if r.section.endswith(("utilisation", "latency"))]
-    assert len(paced) == 5  # utilisation (explicit, auto); HubSpot scaled, batch mode, one sweep point
+    assert len(paced) == 6  # utilisation (explicit, auto); latency: single/batch × clean/faults × 1 latency
     for line in paced:
-        if line.result.startswith("skipped"):  # batch mode in a bulkassoc without it
-            continue
         summary = line.data["summary"]
-        assert isinstance(summary, dict) and summary["succeeded"] == summary["rows"] > 0
+        assert isinstance(summary, dict) and summary["succeeded"] + summary["failed"] == summary["rows"] > 0
+    cells = [r for r in paced if r.section.endswith("latency")]
+    assert {(r.data["batch"], r.data["faults"]) for r in cells} == {(False, False), (False, True), (True, False),
+                                                                    (True, True)}
+    assert all(isinstance(r.data["fixed"], dict) for r in cells)  # the fixed --concurrency 8 beside each
+    window = next(r for r in report.results if r.section.endswith("window"))
+    assert len(window.data["runs"]) == 1  # type: ignore[arg-type]
 
     table = report.markdown()
     assert table.startswith("## bulkassoc benchmarks")

@@ -55,10 +55,12 @@ async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]
     try:
         while not halt.is_set():
             if batcher is not None and len(batcher):
-                # a slow trickle (stdin): send partial batches that waited long enough
+                # a slow trickle (stdin): send partial batches that waited long enough, but only to a
+                # worker with nothing else to do; under load batches wait to be filled
                 await asyncio.wait([next_chunk], timeout=batcher.linger)
-                for unit in batcher.due(loop.time()):
-                    await queue.put(unit)
+                if queue.empty():
+                    for unit in batcher.due(loop.time()):
+                        await queue.put(unit)
                 if not next_chunk.done():
                     continue
             chunk = await next_chunk
