@@ -4,9 +4,10 @@ One table holds one line per distinct association (fromType, fromId, toType, toI
 A row counts as done only once its success is committed here; anything attempted but not
 committed is sent again by the next run (a repeat PUT is harmless, a lost row is not).
 
-Writes are batched: outcomes collect in memory and are committed together (WAL mode), so the
-cost per row is a fraction of a commit. A process killed between two commits loses only the
-record of the last few outcomes, and those rows are simply sent again.
+Writes are batched: outcomes collect in memory and are committed together (WAL mode), every
+FLUSH_EVERY outcomes and at the latest when the run's ticker flushes (every 0.25 s), so the cost per
+row is a fraction of a commit. A process killed between two commits loses only the record of the
+last few outcomes (at most FLUSH_EVERY, plus the requests in flight), and those rows are sent again.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def line_key(line: int) -> Key:
 def is_line_key(values: Sequence[object]) -> bool:
     return not any(values[:4]) and str(values[4]).startswith(_LINE_KEY)
 
+FLUSH_EVERY = 32  # outcomes per commit at most: what a kill -9 can cost in repeated writes, besides in-flight
 APPLICATION_ID = 0x42A5_5C01  # marks a file as a bulkassoc ledger (PRAGMA application_id)
 SCHEMA_VERSION = 1
 
@@ -185,7 +187,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 class Ledger:
     """The write side, owned by one run at a time."""
 
-    def __init__(self, path: Path, *, flush_every: int = 512) -> None:
+    def __init__(self, path: Path, *, flush_every: int = FLUSH_EVERY) -> None:
         self.path = path
         # lock the file itself, however it is reached (a symlink, a relative path)
         real = Path(os.path.realpath(path))

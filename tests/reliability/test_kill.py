@@ -3,8 +3,8 @@
 One in-process fake HubSpot serves every run of a test, so its store and its per-association PUT counts
 span the kills. Before each (re)run we read what the ledger has committed as succeeded; during that run
 none of those rows may be PUT again. A kill may cost re-PUTs only of rows whose success was not yet
-committed: at most one ledger batch (512 outcomes, committed at least every 0.25 s) plus the requests
-in flight.
+committed: at most one ledger batch (FLUSH_EVERY outcomes, committed at least every 0.25 s) plus the
+requests in flight.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
+from bulkassoc.ledger.store import FLUSH_EVERY
 
 from ._harness import (
     FAST,
@@ -38,7 +39,7 @@ from ._harness import (
 )
 
 CONCURRENCY = 8
-UNCOMMITTED_MAX = 512  # the ledger commits its buffered outcomes at the latest every 512 rows
+UNCOMMITTED_MAX = FLUSH_EVERY  # the ledger commits its buffered outcomes at the latest every FLUSH_EVERY rows
 KILL_COST = UNCOMMITTED_MAX + CONCURRENCY  # re-PUTs one kill may cause, at most
 HOOK = Path(__file__).with_name("_killhook.py")
 
