@@ -7,6 +7,7 @@ The fake counts every PUT per association across the kills; a repeated write is 
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from .test_kill import Books, settle
 
 KILLS = (400, 900, 1500, 2200)  # PUTs of each run before its kill
 MAX_REPEATS_PER_KILL = 50
+
+
+def reached(fake: FakeHubSpot, puts: int) -> bool:
+    return fake.stats.puts >= puts
 
 
 async def test_kill_at_1500_rows_per_second_repeats_at_most_50_writes(tmp_path: Path) -> None:
@@ -35,7 +40,7 @@ async def test_kill_at_1500_rows_per_second_repeats_at_most_50_writes(tmp_path: 
             target = fake.stats.puts + puts
             proc = await start_cli(*args)
             try:
-                await wait_until(lambda t=target: fake.stats.puts >= t, 30, f"{puts} PUTs", proc=proc)
+                await wait_until(functools.partial(reached, fake, target), 30, f"{puts} PUTs", proc=proc)
             finally:
                 if proc.returncode is None:
                     proc.kill()
