@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-__all__ = ["SERVER_CPU", "Measured", "Server", "client_cpu", "fake_server", "run_measured"]
+__all__ = ["SERVER_CPU", "Measured", "Server", "client_cpu", "fake_server", "run_measured", "sink_server"]
 
 TOKEN = "bench-token"
 _CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -63,6 +63,19 @@ def fake_server(*, rate: str = "off", latency_ms: float = 0.0, seed: int = 0, fa
     argv = [sys.executable, "-m", "benchmarks._server", "--rate", rate, "--latency-ms", str(latency_ms),
             "--token", TOKEN, "--seed", str(seed),
             "--fail-rate", str(fail_rate), "--lock-rate", str(lock_rate)]
+    with _serving(argv, timeout) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def sink_server(timeout: float = 30.0) -> Iterator[Server]:
+    """The bare HTTP sink (benchmarks._sink: fixed `200 {}` answers) in its own process on SERVER_CPU."""
+    with _serving([sys.executable, "-m", "benchmarks._sink"], timeout) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serving(argv: list[str], timeout: float) -> Iterator[Server]:
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env(),
                             preexec_fn=lambda: _pin(SERVER_CPU))
     assert proc.stdout is not None and proc.stdin is not None

@@ -29,6 +29,15 @@ def _rate(text: str) -> Rate | None:
     return None if text.strip().lower() in ("off", "none") else parse_rate(text)
 
 
+def _steady(arrivals: list[float]) -> dict[str, object]:
+    n = len(arrivals)
+    if n < 3:
+        return {"steady_first": arrivals[0] if arrivals else None, "steady_last": arrivals[-1] if arrivals else None,
+                "steady_count": n}
+    lo, hi = n // 100, max(n // 100 + 1, math.ceil(0.99 * n) - 1)
+    return {"steady_first": arrivals[lo], "steady_last": arrivals[hi], "steady_count": hi - lo + 1}
+
+
 async def _serve(config: FakeConfig) -> dict[str, object]:
     fake = FakeHubSpot(config)
     url = await fake.start("127.0.0.1", 0)
@@ -62,9 +71,9 @@ async def _serve(config: FakeConfig) -> dict[str, object]:
         "dropped": stats.dropped,
         "repeated_pairs": sum(1 for n in stats.put_counts.values() if n > 1),
         "first": arrivals[0] if arrivals else None,
-        # the span in which 99% of the requests arrived: a run's last rows may wait out backoffs alone
-        "steady_count": max(1, math.ceil(0.99 * len(arrivals))) if arrivals else 0,
-        "steady_last": arrivals[max(0, math.ceil(0.99 * len(arrivals)) - 1)] if arrivals else None,
+        # the middle 98% of the arrivals: the sustained pace, without the start (the preflight's reads,
+        # each a full latency) and the tail (a run's last rows may wait out backoffs alone)
+        **_steady(arrivals),
         "last": arrivals[-1] if arrivals else None,
         "cpu_s": usage.ru_utime + usage.ru_stime,
     }

@@ -1,6 +1,8 @@
-"""1. Engine ceiling: the fake with no rate limit and no latency, so the client's own cost is what shows.
+"""1. Engine ceiling: a bare HTTP sink (benchmarks/_sink.py) with no limit and no latency, so the client's
+own cost is what shows (the aiohttp fake would be the bottleneck: it needs more CPU per request than the
+clients do).
 
-Three contenders, each with a fresh fake server in its own process (on its own CPU when there are two):
+Three contenders, each with a fresh sink in its own process (on its own CPU when there are two):
 `bulkassoc run` (ledger on), the minimal raw aiohttp loop at the same concurrency (the upper bound any
 aiohttp client can reach against this server), and the official SDK from a ThreadPoolExecutor.
 rows/s is rows ÷ the contender's own elapsed time (bulkassoc: its summary's `elapsed_s`, which covers
@@ -17,7 +19,7 @@ from pathlib import Path
 from ._bulk import RATE_OFF, BulkRun, ClientRun, num, run_bulkassoc, run_contender, timeout_for
 from ._inputs import write_csv
 from ._options import Options
-from ._proc import fake_server
+from ._proc import sink_server
 from ._table import Result, fmt_int
 
 __all__ = ["measure_ceiling", "sdk_available"]
@@ -75,7 +77,7 @@ def measure_ceiling(opts: Options, workdir: Path, log: Callable[[str], None]) ->
     rows = opts.rows
     sdk_rows = opts.sdk_rows if opts.sdk_rows is not None else rows
     repeat = max(1, opts.repeat)
-    setup = (f"fake: rate off, latency 0; {fmt_int(rows)} rows; concurrency {opts.concurrency}; "
+    setup = (f"bare HTTP sink (fixed 200s); rate off; {fmt_int(rows)} rows; concurrency {opts.concurrency}; "
              + (f"best of {repeat} runs each, interleaved" if repeat > 1 else "one run each"))
     input_path = write_csv(workdir / f"ceiling-{rows}.csv", rows)
     sdk_name = f"hubspot-api-client, ThreadPoolExecutor({opts.sdk_threads})"
@@ -88,20 +90,20 @@ def measure_ceiling(opts: Options, workdir: Path, log: Callable[[str], None]) ->
     sdks: list[Attempt] = []
     for n in range(1, repeat + 1):
         log(f"ceiling {n}/{repeat}: raw aiohttp loop, {rows:,} rows")
-        with fake_server() as server:
+        with sink_server() as server:
             raw: ClientRun = run_contender("raw", input_path, server.url, concurrency=opts.concurrency,
                                            timeout=timeout_for(rows))
         raws.append(Attempt(raw.rows, raw.ok, raw.elapsed, raw.proc.cpu_s, server.stats))
 
         log(f"ceiling {n}/{repeat}: bulkassoc run, {rows:,} rows")
-        with fake_server() as server:
+        with sink_server() as server:
             bulk: BulkRun = run_bulkassoc(input_path, workdir / f"ceiling-{n}.ledger.sqlite", server.url,
                                           rate=RATE_OFF, concurrency=opts.concurrency, timeout=timeout_for(rows))
         bulks.append(Attempt(bulk.rows, int(bulk.num("succeeded")), bulk.elapsed, bulk.proc.cpu_s, server.stats))
 
         if not sdk_skip:
             log(f"ceiling {n}/{repeat}: SDK with {opts.sdk_threads} threads, {sdk_rows:,} rows")
-            with fake_server() as server:
+            with sink_server() as server:
                 sdk = run_contender("sdk", sdk_input, server.url, threads=opts.sdk_threads,
                                     timeout=timeout_for(sdk_rows, 100.0))
             sdks.append(Attempt(sdk.rows, sdk.ok, sdk.elapsed, sdk.proc.cpu_s, server.stats))

@@ -1,8 +1,8 @@
 """2. Limit utilisation: `bulkassoc run` against a fake that enforces a rolling window (3. latency: sweep.py).
 
 The achieved rate is measured on the server: requests received (the preflight GET included, since it
-counts against the limit too) from the first arrival to the arrival of the 99th percentile. It is compared
-with the limit N/D; 429s and the busiest rolling window come from the server as well.
+counts against the limit too) over the middle 98% of the arrivals (from the 1st to the 99th percentile). It is
+compared with the limit N/D; 429s and the busiest rolling window come from the server as well (over all).
 
 Time scaling: a rolling window of N per D seconds at latency L needs about N/D × L requests in flight
 (Little's law). Dividing D by k multiplies the rate by k, so L must be divided by k too, or the run needs
@@ -38,9 +38,10 @@ class Paced:
 
     @property
     def achieved(self) -> float:
-        """Requests per second the server received, first arrival to the arrival of the 99th percentile
-        (a run's last rows may wait out a backoff alone: that tail says nothing about the pace)."""
-        span = self.stat("steady_last") - self.stat("first")
+        """Requests per second the server received over the middle 98% of the arrivals: a run's start (its
+        preflight reads, each a full latency) and its last rows (waiting out a backoff alone) say nothing
+        about the pace of a run of hours."""
+        span = self.stat("steady_last") - self.stat("steady_first")
         return (self.stat("steady_count") - 1) / span if span > 0 else 0.0
 
     @property

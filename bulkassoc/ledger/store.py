@@ -300,7 +300,9 @@ class Ledger:
             first.setdefault(key, i)
         try:
             conn.execute("BEGIN")
-            keys = list(first)
+            # in key order: consecutive lookups and inserts then share B-tree pages (a shuffled file's
+            # keys would otherwise each touch a different page of the ledger and of the seen table)
+            keys = sorted(first)
             status: dict[Key, str | None] = {}
             seen: set[Key] = set()
             for pos, state, was_seen in conn.execute(_LOOKUP, (orjson.dumps(keys),)):
