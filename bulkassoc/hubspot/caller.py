@@ -202,7 +202,7 @@ class Caller:
 
     async def _attempt(self, method: str, url: str, body: bytes | None, counts: CallCounts, purpose: str,
                        attempt: int) -> tuple[Outcome, Response | None]:
-        await self.limiter.acquire()
+        start = await self.limiter.acquire()
         if self.halt.is_set():
             raise Halted
         if not self.daily.may_start(len(self.busy)):
@@ -216,7 +216,8 @@ class Caller:
         started = loop.time()
         self.pacer.note_start(started)
         try:
-            outcome, response = await request(self._session, method, url, body=body)
+            outcome, response = await request(self._session, method, url, body=body,
+                                              on_sent=lambda: start.sent(loop.time()))
         finally:
             self.busy.discard(task)
         if self.on_event is not None:

@@ -7,8 +7,10 @@ request or an aiohttp exception that could carry it into a message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 
@@ -27,8 +29,11 @@ class Response:
 def open_session(token: str, *, concurrency: int, timeout: float, user_agent: str) -> aiohttp.ClientSession:
     """One session per run: keep-alive pool sized to the worker count."""
     connector = aiohttp.TCPConnector(limit=concurrency + 2, limit_per_host=concurrency + 2)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_headers_sent)
     session = aiohttp.ClientSession(
         connector=connector,
+        trace_configs=[trace],
         timeout=aiohttp.ClientTimeout(total=timeout),
         headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent, "Accept": "application/json"},
         raise_for_status=False,
@@ -40,13 +45,21 @@ def open_session(token: str, *, concurrency: int, timeout: float, user_agent: st
     return session
 
 
+async def _headers_sent(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
+    on_sent = context.trace_request_ctx
+    if on_sent is not None:
+        on_sent()
+
+
 async def request(
-    session: aiohttp.ClientSession, method: str, url: str, *, body: bytes | None = None
+    session: aiohttp.ClientSession, method: str, url: str, *, body: bytes | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> tuple[Outcome, Response | None]:
-    """Send one request; classify the answer. Never raises for network trouble."""
+    """Send one request; classify the answer. Never raises for network trouble. `on_sent` is called
+    when the request's headers went out (after a new connection was opened, say)."""
     headers = {"Content-Type": "application/json"} if body is not None else None
     try:
-        async with session.request(method, url, data=body, headers=headers) as resp:
+        async with session.request(method, url, data=body, headers=headers, trace_request_ctx=on_sent) as resp:
             payload = await resp.read()
             response = Response(resp.status, payload, resp.headers)
     except asyncio.TimeoutError:

@@ -13,18 +13,27 @@ Sustained throughput is N / D / (1 + margin). The slack lets a timer that fires 
 be made up on the next start instead of drifting the pace down; the margin also absorbs
 network jitter between our clock and HubSpot's (at least JITTER_ALLOWANCE seconds per window).
 
+The bound holds for the moments `acquire` returns. A request can leave later than that: its connection
+may still have to be opened while the loop runs other work (a chunk's ledger admission), and when two
+early requests of a window leave late and the later ones on time, the window the server sees is
+compressed. So every start is also recorded as it happens on the wire (`Start.sent`, from the HTTP
+client's headers-sent hook), and no start is let through while the `limit` starts before it, at the
+times they really left, fall within one period (plus half the margin): a rolling-window guard on the
+wire times. The slack takes at most half the margin; the other half is left to that jitter.
+
 Time comes only from the running loop, so tests drive it with a fake `loop.time`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from aiolimiter import AsyncLimiter
 
 from .rate import Rate
 
-__all__ = ["DEFAULT_MARGIN", "JITTER_ALLOWANCE", "RollingWindowLimiter"]
+__all__ = ["DEFAULT_MARGIN", "JITTER_ALLOWANCE", "RollingWindowLimiter", "Start"]
 
 DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on a 10 s window
 # Between our `acquire` and HubSpot's clock a request can be delayed by the event loop, the
@@ -33,10 +42,23 @@ DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on
 JITTER_ALLOWANCE = 0.015
 
 
+class Start:
+    """One request start: when the limiter let it through, moved later to when it left (`sent`)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def sent(self, at: float) -> None:
+        if at > self.at:
+            self.at = at
+
+
 class RollingWindowLimiter:
     """At most `rate.limit` starts in any rolling `rate.period`, and a pause shared by all workers."""
 
-    __slots__ = ("_bucket", "_margin", "_paused_until", "_rate", "last_start")
+    __slots__ = ("_bucket", "_margin", "_paused_until", "_rate", "_recent", "last_start")
 
     def __init__(self, rate: Rate, *, margin: float = DEFAULT_MARGIN) -> None:
         if not 0 <= margin < 1:
@@ -45,6 +67,7 @@ class RollingWindowLimiter:
         self._rate = rate
         self._bucket = self._make_bucket()
         self._paused_until = 0.0
+        self._recent: deque[Start] = deque(maxlen=rate.limit)  # the last `limit` starts
         self.last_start: float | None = None  # loop time of the most recent start
 
     @property
@@ -62,7 +85,7 @@ class RollingWindowLimiter:
 
     @property
     def slack(self) -> float:
-        return min(0.5, 0.9 * self._rate.limit * self.margin / (1 + self.margin))
+        return min(0.5, 0.45 * self._rate.limit * self.margin / (1 + self.margin))
 
     def _make_bucket(self) -> AsyncLimiter:
         return AsyncLimiter(1 + self.slack, (1 + self.slack) * self.spacing)
@@ -78,6 +101,7 @@ class RollingWindowLimiter:
             return
         self._rate = rate
         self._bucket = self._make_bucket()
+        self._recent = deque(self._recent, maxlen=rate.limit)
         if self.last_start is not None:
             self.continue_after(self.last_start)
 
@@ -93,18 +117,30 @@ class RollingWindowLimiter:
     def paused_until(self) -> float:
         return self._paused_until
 
-    async def acquire(self) -> None:
-        """Wait for the pause to pass and for the next start slot, then claim it."""
+    def _window_free_at(self) -> float:
+        """The earliest moment a start keeps the last `limit` wire times plus itself out of one period."""
+        recent = self._recent
+        if len(recent) < self._rate.limit:
+            return 0.0
+        return recent[0].at + self._rate.period * (1 + self.margin / 2)
+
+    async def acquire(self) -> Start:
+        """Wait for the pause to pass and for the next start slot, then claim it. The caller reports
+        when the request really left with `Start.sent`."""
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
-            if now < self._paused_until:
-                await asyncio.sleep(self._paused_until - now)
+            wait = max(self._paused_until, self._window_free_at()) - now
+            if wait > 0:
+                await asyncio.sleep(wait)
                 continue
             bucket = self._bucket
             await bucket.acquire()
             # the rate may have changed (a new bucket) or a pause begun while we queued: a slot of the
-            # old bucket is not a slot of the new pace, so queue again
-            if bucket is self._bucket and loop.time() >= self._paused_until:
-                self.last_start = loop.time()
-                return
+            # old bucket is not a slot of the new pace, so queue again (and so for the window guard)
+            now = loop.time()
+            if bucket is self._bucket and now >= self._paused_until and now >= self._window_free_at():
+                start = Start(now)
+                self._recent.append(start)
+                self.last_start = now
+                return start

@@ -6,6 +6,7 @@ import asyncio
 import bisect
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ class FakeClock:
         return self.now
 
 
-async def drive(clock: FakeClock, tasks: list[asyncio.Task[None]], until: float, step: float) -> None:
+async def drive(clock: FakeClock, tasks: list[asyncio.Task[Any]], until: float, step: float) -> None:
     """Advance fake time in small steps, letting the loop run its ready callbacks at each step."""
     while clock.now < until and not all(t.done() for t in tasks):
         clock.now = round(clock.now + step, 9)
@@ -148,3 +149,30 @@ def test_spacing_and_validation() -> None:
     assert RollingWindowLimiter(Rate(5, 0.5)).spacing == pytest.approx(0.5 / 5 * 1.03)
     with pytest.raises(ValueError, match="margin"):
         RollingWindowLimiter(Rate(1, 1.0), margin=1.5)
+
+
+async def test_starts_that_leave_late_hold_the_next_ones_back() -> None:
+    """Issue 13: two starts let through on time but on the wire late (a connection still to open while
+    the loop was busy) compress the window the server sees; the guard on wire times spaces the
+    following starts from when those two really left."""
+    loop = asyncio.get_running_loop()
+    with fake_loop_clock() as clock:
+        limiter = RollingWindowLimiter(Rate(5, 1.0), margin=0.0)
+        starts = []
+        for _ in range(5):
+            task = loop.create_task(limiter.acquire())
+            await drive(clock, [task], 10.0, 0.01)
+            starts.append(task.result())
+        assert all(abs(s.at - 0.2 * i) <= 0.03 for i, s in enumerate(starts))
+        starts[0].sent(0.75)  # the first two left late, the others on time
+        starts[1].sent(0.78)
+        wire = sorted(s.at for s in starts)
+        task = loop.create_task(limiter.acquire())
+        await drive(clock, [task], 10.0, 0.01)
+        sixth = task.result().at
+        task = loop.create_task(limiter.acquire())
+        await drive(clock, [task], 10.0, 0.01)
+        seventh = task.result().at
+        # without the guard the sixth would go at 1.0, five starts within 0.25 s of wire time before it
+        assert sixth >= wire[0] + 1.0 - 1e-9 and seventh >= wire[1] + 1.0 - 1e-9
+        assert max_in_window([*wire, sixth, seventh], 1.0) <= 5
