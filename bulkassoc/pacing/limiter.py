@@ -40,6 +40,12 @@ DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on
 # connection pool and the network, unevenly. Short windows (time-scaled tests, 5/500ms) need
 # the margin to cover this absolute jitter too.
 JITTER_ALLOWANCE = 0.015
+GUARDED_LIMIT = 2000  # the wire-time guard keeps the last `limit` starts: only for limits up to this
+
+
+def _guarded(rate: Rate) -> int:
+    """How many starts the wire-time guard keeps (none for a limit far above any real one: rate off)."""
+    return rate.limit if rate.limit <= GUARDED_LIMIT else 0
 
 
 class Start:
@@ -67,7 +73,7 @@ class RollingWindowLimiter:
         self._rate = rate
         self._bucket = self._make_bucket()
         self._paused_until = 0.0
-        self._recent: deque[Start] = deque(maxlen=rate.limit)  # the last `limit` starts
+        self._recent: deque[Start] = deque(maxlen=_guarded(rate))  # the last `limit` starts
         self.last_start: float | None = None  # loop time of the most recent start
 
     @property
@@ -101,7 +107,7 @@ class RollingWindowLimiter:
             return
         self._rate = rate
         self._bucket = self._make_bucket()
-        self._recent = deque(self._recent, maxlen=rate.limit)
+        self._recent = deque(self._recent, maxlen=_guarded(rate))
         if self.last_start is not None:
             self.continue_after(self.last_start)
 
@@ -120,7 +126,7 @@ class RollingWindowLimiter:
     def _window_free_at(self) -> float:
         """The earliest moment a start keeps the last `limit` wire times plus itself out of one period."""
         recent = self._recent
-        if len(recent) < self._rate.limit:
+        if not recent or len(recent) < self._rate.limit:
             return 0.0
         return recent[0].at + self._rate.period * (1 + self.margin / 2)
 
