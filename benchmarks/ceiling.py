@@ -117,15 +117,15 @@ def measure_ceiling(opts: Options, workdir: Path, log: Callable[[str], None]) ->
     cpu_vs_raw = _min_cpu(raws) / _min_cpu(bulks) if _min_cpu(bulks) else 0.0
     bulk_data["vs_raw"] = vs_raw
     results.append(Result(SECTION, setup, "`bulkassoc run` (ledger on)", bulk_best.text(),
-                          f"{vs_raw:.2f} × raw (CPU/row: raw's is {cpu_vs_raw:.2f} × ours)", "≥ 0.6 × raw",
-                          vs_raw >= 0.6, bulk_data))
+                          f"{vs_raw:.2f} × raw (CPU/row: raw's is {cpu_vs_raw:.2f} × ours)", "≥ 0.8 × raw",
+                          vs_raw >= 0.8, bulk_data))
     if sdk_skip:
-        results.append(Result(SECTION, setup, sdk_name, sdk_skip, "", "bulkassoc ≥ 5 × SDK", None))
+        results.append(Result(SECTION, setup, sdk_name, sdk_skip, "", "bulkassoc ≥ 9 × SDK", None))
         return results
     sdk_best, sdk_data = _best(sdks)
     text = sdk_best.text() + (f" ({fmt_int(sdk_rows)} rows)" if sdk_rows != rows else "")
     vs_sdk = bulk_best.rate / sdk_best.rate if sdk_best.rate else 0.0
     sdk_data["bulkassoc_vs_sdk"] = vs_sdk
-    results.append(Result(SECTION, setup, sdk_name, text, f"bulkassoc = {vs_sdk:.1f} × SDK", "bulkassoc ≥ 5 × SDK",
-                          vs_sdk >= 5.0, sdk_data))
+    results.append(Result(SECTION, setup, sdk_name, text, f"bulkassoc = {vs_sdk:.1f} × SDK", "bulkassoc ≥ 9 × SDK",
+                          vs_sdk >= 9.0, sdk_data))
     return results

@@ -72,6 +72,6 @@ def measure_startup(opts: Options, log: Callable[[str], None]) -> list[Result]:
     imports = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in top)
     text = (f"median {statistics.median(helps) * 1000:.0f} ms, best {min(helps) * 1000:.0f} ms "
             f"(bare `python -c pass`: {statistics.median(base) * 1000:.0f} ms); heaviest imports: {imports}")
-    return [Result("6 startup", f"wall time, {runs} runs", "`bulkassoc --help`", text,
+    return [Result("7 startup", f"wall time, {runs} runs", "`bulkassoc --help`", text,
                    f"{statistics.median(helps) - statistics.median(base):.2f} s over the interpreter", "", None,
                    {"help_s": helps, "python_s": base, "imports": top})]

@@ -54,7 +54,7 @@ def measure_latency(opts: Options, log: Callable[[str], None], workdir: Path) ->
         hubspot = parse_rate(opts.hubspot_rate)
         rate = Rate(hubspot.limit, hubspot.period / scale)
         mode = f"batch mode ({opts.batch_size} rows/request)" if batch else "single mode"
-        for faults in (False, True):
+        for faults in (False, True) if opts.with_faults else (False,):
             answers = (f"{opts.fail_rate:.1%} 5xx/dropped + {opts.lock_rate:.1%} 423" if faults
                        else "clean answers")
             goal = opts.fault_goal if faults else 0.97
