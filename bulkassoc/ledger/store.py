@@ -18,13 +18,11 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import orjson
 
 from ..hubspot.outcomes import Kind, Outcome
 from ..rows.bounded import bound
+from .admission import SEEN_TABLE, Admission, Key, admit
 from .origins import ensure_sync_schema
 
 __all__ = [
@@ -32,7 +30,6 @@ __all__ = [
     "remove_ledger_files", "scratch_copy",
 ]
 
-Key = tuple[str, str, str, str, str]
 _LINE_KEY = "line "
 
 
@@ -67,35 +64,6 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# Admission works a chunk at a time with set-based statements: the chunk's keys travel as one JSON
-# array, and json_each joins them against the primary key. A resumed run over rows already done
-# then only reads the ledger (it writes nothing for them), which keeps a rerun of a finished file fast.
-# (SQLite >= 3.35 for MATERIALIZED: the keys are extracted from the JSON once, not once per comparison.)
-_LOOKUP = """
-WITH k(pos, c0, c1, c2, c3, c4) AS MATERIALIZED (
-    SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-           json_extract(value, '$[3]'), json_extract(value, '$[4]')
-    FROM json_each(?))
-SELECT k.pos, a.status, s.type IS NOT NULL FROM k
-LEFT JOIN assoc a
-    ON a.from_type = k.c0 AND a.from_id = k.c1 AND a.to_type = k.c2 AND a.to_id = k.c3 AND a.type = k.c4
-LEFT JOIN temp.seen s
-    ON s.from_type = k.c0 AND s.from_id = k.c1 AND s.to_type = k.c2 AND s.to_id = k.c3 AND s.type = k.c4
-"""
-_MARK_SEEN = "INSERT OR IGNORE INTO temp.seen VALUES (?, ?, ?, ?, ?)"
-_INSERT_PENDING = """
-INSERT OR IGNORE INTO assoc (from_type, from_id, to_type, to_id, type, status, line)
-VALUES (?, ?, ?, ?, ?, 'pending', ?)"""
-_SET_LINE = """
-UPDATE assoc SET line = ? WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type = ?"""
-_ADMIT_INVALID = """
-INSERT INTO assoc (from_type, from_id, to_type, to_id, type, status, line, category, message, updated_at)
-VALUES (?, ?, ?, ?, ?, 'invalid', ?, 'INVALID_ROW', ?, ?)
-ON CONFLICT DO UPDATE SET
-    status = 'invalid', category = 'INVALID_ROW', message = excluded.message, http_status = NULL,
-    updated_at = excluded.updated_at, line = excluded.line
-"""
-
 _RECORD = """
 UPDATE assoc SET status = ?, http_status = ?, category = ?, message = ?, correlation_id = ?,
     attempts = attempts + ?, updated_at = ?
@@ -109,17 +77,6 @@ class LedgerError(Exception):
 
 class LedgerBusyError(LedgerError):
     """Another live run holds this ledger."""
-
-
-@dataclass(slots=True)
-class Admission:
-    """What the ledger says about one chunk of input rows."""
-
-    to_send: list[int] = field(default_factory=list)  # indexes into the chunk
-    invalid: int = 0
-    duplicates: int = 0
-    already_done: int = 0
-    skipped_failed: int = 0
 
 
 class _FileLock:
@@ -211,8 +168,7 @@ class Ledger:
                 cur = conn.execute("INSERT INTO runs (started_at, input) VALUES (?, ?)", (time.time(), input_name))
                 # this run's keys, for duplicates: a temporary table lives on disk and dies with the connection
                 conn.execute("PRAGMA temp_store=FILE")
-                conn.execute("CREATE TEMP TABLE seen (from_type, from_id, to_type, to_id, type, "
-                             "PRIMARY KEY (from_type, from_id, to_type, to_id, type)) WITHOUT ROWID")
+                conn.execute(SEEN_TABLE)
             self.run_id = int(cur.lastrowid or 0)
         except BaseException:
             self.close()
@@ -283,62 +239,14 @@ class Ledger:
         with self._sqlite_errors():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    # -- admission: dedup and resume, one transaction per chunk ---------------------------------
+    # -- admission: dedup and resume, one transaction per chunk (ledger/admission.py) ------------
     def admit(self, keys_and_lines: Sequence[tuple[Key, int, str | None]], retry_failed: bool,
               resend: bool = False) -> Admission:
-        """Classify a chunk. Each item is (key, line, invalid_reason or None).
-
-        A key seen before in this run is a duplicate (the run's seen keys live in a temporary table,
-        on disk, so memory stays flat whatever the file's size). Otherwise the ledger decides: new
-        rows are inserted as pending and sent; rows recorded as succeeded are already done (sent
-        again with `resend`); failed ones are sent again unless `retry_failed` is off.
-        """
-        adm = Admission()
+        """Classify a chunk. Each item is (key, line, invalid_reason or None); see `admission.admit`."""
         conn = self.conn
-        first: dict[Key, int] = {}  # first position of each key within this chunk
-        for i, (key, _, _) in enumerate(keys_and_lines):
-            first.setdefault(key, i)
         try:
             conn.execute("BEGIN")
-            # in key order: consecutive lookups and inserts then share B-tree pages (a shuffled file's
-            # keys would otherwise each touch a different page of the ledger and of the seen table)
-            keys = sorted(first)
-            status: dict[Key, str | None] = {}
-            seen: set[Key] = set()
-            for pos, state, was_seen in conn.execute(_LOOKUP, (orjson.dumps(keys),)):
-                key = keys[pos]
-                status[key] = state
-                if was_seen:
-                    seen.add(key)
-            conn.executemany(_MARK_SEEN, [k for k in keys if k not in seen])
-            new: list[tuple[object, ...]] = []
-            again: list[tuple[object, ...]] = []
-            invalid: list[tuple[object, ...]] = []
-            now = time.time()
-            for i, (key, line, reason) in enumerate(keys_and_lines):
-                if reason is not None:
-                    adm.invalid += 1
-                    if first[key] == i and key not in seen:
-                        invalid.append((*key, line, reason, now))
-                    continue
-                if first[key] != i or key in seen:
-                    adm.duplicates += 1
-                    continue
-                state = status[key]
-                if state is None:
-                    new.append((*key, line))
-                elif state == "succeeded" and not resend:
-                    adm.already_done += 1
-                    continue
-                elif state in ("failed", "invalid") and not retry_failed:
-                    adm.skipped_failed += 1
-                    continue
-                else:
-                    again.append((line, *key))
-                adm.to_send.append(i)
-            conn.executemany(_INSERT_PENDING, new)
-            conn.executemany(_SET_LINE, again)
-            conn.executemany(_ADMIT_INVALID, invalid)
+            adm = admit(conn, keys_and_lines, retry_failed=retry_failed, resend=resend)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):

@@ -25,7 +25,7 @@ FLOORS: dict[str, float] = {
     "pacing": 2, "rows": 2,
 }
 MAX_LINES = 350
-OVER_FOR_NOW = {"ledger/store.py"}  # split pending: its admission code is being reworked for speed (issue 13)
+OVER_FOR_NOW: set[str] = set()  # modules over the limit until their split lands
 MAX_TOP_LEVEL = 6
 
 
