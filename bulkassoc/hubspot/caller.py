@@ -124,7 +124,7 @@ class Caller:
     async def __aenter__(self) -> Caller:
         c = self.config
         self._session = open_session(c.token, concurrency=self.in_flight.cap, timeout=c.timeout,
-                                     user_agent=c.user_agent)
+                                     user_agent=c.user_agent, report_sent=self.limiter.guarded)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -3,8 +3,8 @@
 A rate limit of R requests per second at a latency of L seconds needs about R × L requests in flight
 (Little's law): fewer, and the run falls short of the limit however fast the client is; more only
 open connections that wait on the pacer. `InFlight` is a gate with an adjustable limit. In `auto` it
-follows the pace the limiter allows now × the smoothed wire time of answered requests × HEADROOM,
-between AUTO_MIN and AUTO_CAP; a number given by the user is a hard cap and never changes.
+follows the pace the limiter allows now × the smoothed wire time of answered requests × HEADROOM
+(+ SPARE), between AUTO_MIN and AUTO_CAP; a number given by the user is a hard cap and never changes.
 
 The caller holds a slot only around each attempt's start and wire time (never through a backoff), so
 a row waiting to be resent does not keep another row off the wire. Waiters are served first come,
@@ -18,12 +18,13 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["AUTO_CAP", "AUTO_MIN", "AUTO_START", "HEADROOM", "InFlight", "workers_for"]
+__all__ = ["AUTO_CAP", "AUTO_MIN", "AUTO_START", "HEADROOM", "SPARE", "InFlight", "workers_for"]
 
 AUTO_MIN = 2
 AUTO_CAP = 64
 AUTO_START = 8  # before the first answer (the preflight's) says what the latency is
 HEADROOM = 1.5  # latency varies around its mean; a slot short means a start slot of the pacer lost
+SPARE = 3  # and a few more: the client's own loop adds jitter that matters most when few are in flight
 _ALPHA = 0.1  # weight of one answer in the smoothed latency
 
 
@@ -84,7 +85,7 @@ class InFlight:
         previous = self._latency
         latency = wire_seconds if previous is None else previous + _ALPHA * (wire_seconds - previous)
         self._latency = latency
-        need = self._pace() * latency * HEADROOM + 1
+        need = self._pace() * latency * HEADROOM + SPARE
         self._limit = max(AUTO_MIN, min(self.cap, math.ceil(need) if math.isfinite(need) else self.cap))
         self._wake()
 

@@ -18,8 +18,9 @@ may still have to be opened while the loop runs other work (a chunk's ledger adm
 early requests of a window leave late and the later ones on time, the window the server sees is
 compressed. So every start is also recorded as it happens on the wire (`Start.sent`, from the HTTP
 client's headers-sent hook), and no start is let through while the `limit` starts before it, at the
-times they really left, fall within one period (plus half the margin): a rolling-window guard on the
-wire times. The slack takes at most half the margin; the other half is left to that jitter.
+times they really left, fall within one period plus 3/4 of the margin: a rolling-window guard on the wire
+times (in steady pacing it hardly binds: the bucket spaces starts by the whole margin). The slack takes at
+most half the margin; the rest is left to the network's jitter.
 
 Time comes only from the running loop, so tests drive it with a fake `loop.time`.
 """
@@ -85,6 +86,11 @@ class RollingWindowLimiter:
         return max(self._margin, JITTER_ALLOWANCE / self._rate.period)
 
     @property
+    def guarded(self) -> bool:
+        """Whether the wire-time guard is on (it is off for a limit far above any real one: rate off)."""
+        return bool(self._recent.maxlen)
+
+    @property
     def spacing(self) -> float:
         """Minimum seconds between two request starts."""
         return self._rate.period / self._rate.limit * (1 + self.margin)
@@ -128,7 +134,7 @@ class RollingWindowLimiter:
         recent = self._recent
         if not recent or len(recent) < self._rate.limit:
             return 0.0
-        return recent[0].at + self._rate.period * (1 + self.margin / 2)
+        return recent[0].at + self._rate.period * (1 + 0.75 * self.margin)
 
     async def acquire(self) -> Start:
         """Wait for the pause to pass and for the next start slot, then claim it. The caller reports
