@@ -79,7 +79,7 @@ class Paced:
 
 def paced_run(workdir: Path, name: str, *, rate: str, latency_ms: float, rows: int, concurrency: int | None,
               batch_size: int = 0, client_rate: str | None = None, fail_rate: float = 0.0,
-              lock_rate: float = 0.0) -> Paced:
+              lock_rate: float = 0.0, extra_args: tuple[str, ...] = ()) -> Paced:
     """`bulkassoc run` against a fake enforcing `rate`; batch mode when `batch_size` is set; the client
     runs at `client_rate` (e.g. `auto`) when given, else at the fake's own rate; `concurrency` None is
     the default (`auto`)."""
@@ -87,6 +87,7 @@ def paced_run(workdir: Path, name: str, *, rate: str, latency_ms: float, rows: i
     input_path = write_csv(workdir / f"{name}.csv", rows)
     requests = rows / batch_size if batch_size else rows
     extra = ["--mode", "batch", "--batch-size", str(batch_size)] if batch_size else []
+    extra += extra_args
     with fake_server(rate=rate, latency_ms=latency_ms, fail_rate=fail_rate, lock_rate=lock_rate) as server:
         run = run_bulkassoc(input_path, workdir / f"{name}.ledger.sqlite", server.url, rate=client_rate or rate,
                             concurrency=concurrency, timeout=timeout_for(0) + requests / parsed.per_second * 3,

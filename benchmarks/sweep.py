@@ -43,7 +43,8 @@ def _cell(opts: Options, workdir: Path, log: Callable[[str], None], *, latency_m
     log(f"latency: {name}: fake {rate} at ~{lat:g} ms, {rows:,} rows")
     return paced_run(workdir, name, rate=str(rate), latency_ms=lat, rows=rows, concurrency=concurrency,
                      batch_size=size, fail_rate=opts.fail_rate if faults else 0.0,
-                     lock_rate=opts.lock_rate if faults else 0.0)
+                     lock_rate=opts.lock_rate if faults else 0.0,
+                     extra_args=() if opts.batch_read_first or not batch else ("--no-read-first",))
 
 
 def measure_latency(opts: Options, log: Callable[[str], None], workdir: Path) -> list[Result]:
