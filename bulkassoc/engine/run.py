@@ -1,10 +1,9 @@
 """The run: reader → ledger admission → bounded queue → workers → ledger.
 
 One task feeds the rows the ledger says still need sending into a bounded queue (backpressure:
-reading pauses while the workers are busy). 64 workers take a unit (the rows one request settles), send it
-through the paced caller (limiter, in-flight gate, retries, pauses, stops), and settle the rows in the
-ledger; the gate bounds what is in flight, so a row in backoff holds a worker, not a slot. An interrupt
-halts intake and gives in-flight requests a short grace before the ledger is flushed.
+reading pauses while the workers are busy). 64 workers send units through the paced caller, whose gate bounds
+what is in flight (a row in backoff holds a worker, not a slot), and settle the rows in the ledger. An
+interrupt halts intake and gives in-flight requests a short grace before the ledger is flushed.
 """
 
 from __future__ import annotations
