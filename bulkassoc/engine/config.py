@@ -11,6 +11,7 @@ from typing import BinaryIO, Literal
 from ..hubspot.endpoints import MAX_BATCH, check_api, check_category
 from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
+from ..pacing.inflight import workers_for
 from ..pacing.rate import Rate
 from ..rows.header import normalise_delimiter
 from ..rows.reader import ReadOptions
@@ -158,6 +159,11 @@ class RunConfig:
     @property
     def read_options(self) -> ReadOptions:
         return ReadOptions(self.delimiter, self.columns, self.from_id_property, self.to_id_property)
+
+    @property
+    def workers(self) -> int:
+        """Tasks that send: more than the requests in flight, so that rows in backoff hold no slot."""
+        return workers_for(self.concurrency)
 
     @property
     def access_token(self) -> str:

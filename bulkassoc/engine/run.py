@@ -25,7 +25,6 @@ from ..keys.vet import KeyVet, Unsent
 from ..ledger.failures import Failure
 from ..ledger.lookups import LookupStore
 from ..ledger.store import Ledger, LedgerError
-from ..pacing.inflight import workers_for
 from ..rows.reader import InputError, InvalidRow, Row, RowReader
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from ..sync.mirror import Mirror
@@ -66,7 +65,7 @@ class _Run:
                            hold=chunk_size(str(config.input)) > 1)
         self.mass = MassFailureWatch(config.stop_on_mass_failure)
         self.started_wall = time.time()
-        self.workers = workers_for(config.concurrency)  # more than in flight: see the docstring
+        self.workers = config.workers  # more than in flight: see the docstring
         self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=self.workers)
         self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
                            if config.reads_first else None)
