@@ -110,12 +110,13 @@ class ReadFirst:
             union = set(existing.get(pair[1], {}).get(pair[3], set()))
             union.update((_category(r, self.category), int(r.type)) for r in pair_rows)
             union |= self._unions.get(pair, set()) | self._recent.get(pair, set())
-            if len(union) > 1:
-                self._unions[pair] = union
-                self._left[pair] = self._left.get(pair, 0) + len(pair_rows)
+            # kept even when it is the row's own type alone: a later chunk's read may not see this write
+            # yet, and its write for the same pair must still carry this type (or it would replace it)
+            self._unions[pair] = union
+            self._left[pair] = self._left.get(pair, 0) + len(pair_rows)
 
     def union(self, row: Row) -> list[TypeSpec] | None:
-        """Every type a labelled write of `row` must send (sorted), or None when its own type is all."""
+        """Every type a labelled write of `row` must send (sorted), or None when it was not read first."""
         found = self._unions.get(pair_of(row))
         return None if found is None else sorted(found)
 

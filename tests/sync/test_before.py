@@ -25,9 +25,9 @@ def test_present_new_and_union() -> None:
     assert [(o[1], o[3], o[4]) for o in out.origins] == [
         ("present", H, '[["USER_DEFINED",37]]'), ("created", H, '[["USER_DEFINED",37]]'), ("created", H, "[]"),
         ("created", H, '[["USER_DEFINED",37]]')]
-    # two rows of pair (3, 4): both writes carry the label and both new types; (5, 6) needs no union
+    # two rows of pair (3, 4): both writes carry the label and both new types; (5, 6) its own type
     assert rf.union(rows[1]) == rf.union(rows[3]) == [(H, 1), (H, 279), (U, 37)]
-    assert rf.union(rows[2]) is None
+    assert rf.union(rows[2]) == [(H, 279)]
 
 
 def test_a_union_lives_until_its_last_row_settles_and_is_lent_to_a_read_under_way() -> None:
@@ -43,6 +43,22 @@ def test_a_union_lives_until_its_last_row_settles_and_is_lent_to_a_read_under_wa
     third = row("3", "4", "5")
     rf.decide([third], {"3": {"4": {(U, 37)}}}, later)  # its read did not see 1 and 279 yet
     assert rf.union(third) == [(H, 1), (H, 5), (H, 279), (U, 37)]
+
+
+def test_a_pair_written_alone_is_lent_to_a_later_chunk_whose_read_missed_it() -> None:
+    """Chunk 1 writes 279 for a pair that had nothing; chunk 2's read runs before that write lands and
+    sees nothing either: chunk 2's write of type 1 must carry 279 too, or HubSpot would replace it."""
+    rf = read_first()
+    first, later = row("5", "6"), row("5", "6", "1")
+    rf.decide([first], {}, Split())
+    rf._reading = 1  # chunk 2's read is under way
+    rf.decide([later], {}, Split())
+    assert rf.union(later) == [(H, 1), (H, 279)]
+    rf.settled(first)  # chunk 1's write lands while chunk 2's is still to go
+    assert rf.union(later) == [(H, 1), (H, 279)]
+    rf.settled(later)
+    rf._reading = 0
+    assert rf.union(later) is None  # nothing left in flight: nothing kept
 
 
 def test_type_names_are_written_without_an_origin() -> None:
