@@ -4,7 +4,6 @@ the ledger (a check works on a scratch copy of it)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -16,7 +15,7 @@ from ..ledger.store import LedgerError
 from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .input_options import input_options
-from .options import CONTEXT, connection_options, fail
+from .options import CONTEXT, connection_options, fail, read_token
 
 __all__ = ["check_command"]
 
@@ -48,15 +47,13 @@ def check_command(
     3 when it stopped early (token, scope, daily limit, unreachable, Ctrl-C).
     """
     del stop_on_mass_failure, progress  # accepted so that a `run` command line works unchanged
-    token = os.environ.get(token_env, "")
-    if not token.strip():
-        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    token = read_token(token_env)
     from .._api import run
 
     try:
         config = RunConfig(
             input=input_path, from_type=from_type, format=fmt, ledger=ledger,  # type: ignore[arg-type]
-            base_url=base_url, token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency,
+            base_url=base_url, token=token, token_env=token_env, rate=rate, concurrency=concurrency,
             timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
             mode=mode, api=api, check=True, failed_out=failed_out,  # type: ignore[arg-type]
             delimiter=delimiter, columns=columns, from_id_property=from_id_property, to_id_property=to_id_property,

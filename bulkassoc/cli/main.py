@@ -6,7 +6,6 @@ one line on stderr and exit 2; the token is read from an environment variable, n
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -20,7 +19,7 @@ from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .envvars import EnvCommand
 from .input_options import input_options
-from .options import CONTEXT, connection_options, fail
+from .options import CONTEXT, connection_options, fail, read_token
 from .watch_options import progress_settings, watch_options
 
 __all__ = ["cli", "main"]
@@ -98,13 +97,11 @@ def run_command(
     """
     from .._api import run
 
-    token = os.environ.get(token_env, "")
-    if (not dry_run or mirror) and not token.strip():
-        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    token = read_token(token_env, required=not dry_run or mirror)
     try:
         config = RunConfig(
             input=input_path, from_type=from_type, format=fmt, ledger=ledger,  # type: ignore[arg-type]
-            base_url=base_url, token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency,
+            base_url=base_url, token=token, token_env=token_env, rate=rate, concurrency=concurrency,
             timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts), retry_failed=retry_failed,
             dry_run=dry_run, preflight=preflight, daily_reserve=daily_reserve, resend=resend,
             mode=mode, batch_size=batch_size, api=api, category=category,  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ registered by cli.py can use them without importing it)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -54,6 +55,14 @@ class ConcurrencyType(click.ParamType):  # type: ignore[type-arg]
         if text.isdigit() and 1 <= int(text) <= 256:
             return int(text)
         self.fail(f"{value!r} is neither 'auto' nor a number of requests from 1 to 256", param, ctx)
+
+
+def read_token(token_env: str, *, required: bool = True) -> str:
+    """The access token from the environment (never a flag); a usage error when it is required and unset."""
+    token = os.environ.get(token_env, "").strip()
+    if required and not token:
+        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    return token
 
 
 def _check_from_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

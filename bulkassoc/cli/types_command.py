@@ -4,7 +4,6 @@ label and category: what the type column of an input may say."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
 
@@ -19,7 +18,7 @@ from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..keys.types import TypeBook, TypeDefs
 from ..pacing.rate import Rate
-from .options import CONTEXT, RateType, fail
+from .options import CONTEXT, RateType, fail, read_token
 
 __all__ = ["types_command"]
 
@@ -50,9 +49,7 @@ def types_command(from_type: str, to_type: str, base_url: str, token_env: str, r
                   concurrency: int, progress: bool, as_json: bool) -> None:
     """Print the portal's association types for FROMTYPE → TOTYPE: ID, name, label, category."""
     del progress
-    token = os.environ.get(token_env, "").strip()
-    if not token:
-        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    token = read_token(token_env)
     try:
         url = check_base_url(base_url)
     except (ValueError, ConfigError) as exc:

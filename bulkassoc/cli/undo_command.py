@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
 from ..sync.undo import UndoConfig, undo_async
 from .envvars import EnvCommand
-from .options import CONTEXT, RateType, fail
+from .options import CONTEXT, RateType, fail, read_token
 
 __all__ = ["undo_command"]
 
@@ -68,9 +67,7 @@ def undo_command(ledger_path: str, runs: tuple[int, ...], dry_run: bool, base_ur
     all undone, 1 some failed, 2 usage (or a ledger of another portal), 3 aborted and resumable.
     """
     del progress
-    token = os.environ.get(token_env, "").strip()
-    if not dry_run and not token:
-        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    token = read_token(token_env, required=not dry_run)
     try:
         base_url = check_base_url(base_url)
     except ValueError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
 import click
@@ -15,7 +14,7 @@ from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .envvars import EnvCommand
 from .input_options import read_options
-from .options import CONTEXT, fail, read_connection_options
+from .options import CONTEXT, fail, read_connection_options, read_token
 from .watch_options import progress_settings
 
 __all__ = ["verify_command"]
@@ -46,16 +45,14 @@ def verify_command(
     2 for a usage error, 3 when it stopped early (token, scope, daily limit, unreachable, Ctrl-C).
     """
     del ledger  # accepted so that a `run` command line works unchanged; verify keeps no ledger
-    token = os.environ.get(token_env, "")
-    if not token.strip():
-        fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    token = read_token(token_env)
     from .._api import verify_async
     from ..verify.config import VerifyConfig
 
     try:
         config = VerifyConfig(
             input=input_path, from_type=from_type, format=fmt, base_url=base_url,  # type: ignore[arg-type]
-            token=token.strip(), token_env=token_env, rate=rate, concurrency=concurrency, timeout=timeout,
+            token=token, token_env=token_env, rate=rate, concurrency=concurrency, timeout=timeout,
             retry=RetryPolicy(max_attempts=max_attempts), missing_out=missing_out, handle_signals=True,
             **progress_settings(progress, sys.stderr.isatty(), log_interval),
             delimiter=delimiter, columns=columns, from_id_property=from_id_property, to_id_property=to_id_property,
