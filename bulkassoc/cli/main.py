@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import click
-import orjson
 
 from .._version import __version__
 from ..engine.config import ConfigError, RunConfig
@@ -19,7 +18,7 @@ from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .envvars import EnvCommand
 from .input_options import input_options
-from .options import CONTEXT, connection_options, fail, read_token
+from .options import CONTEXT, connection_options, fail, finish, read_token
 from .watch_options import progress_settings, watch_options
 
 __all__ = ["cli", "main"]
@@ -118,10 +117,7 @@ def run_command(
         summary = run(config)
     except (ConfigError, InputError, LedgerError) as exc:
         fail(str(exc))
-    click.echo(summary.human(), err=True)
-    if as_json:
-        click.echo(orjson.dumps(summary.to_dict()).decode())
-    sys.exit(summary.exit_code)
+    finish(summary, as_json)
 
 
 @cli.command("demo", context_settings=CONTEXT)

@@ -57,6 +57,16 @@ class ConcurrencyType(click.ParamType):  # type: ignore[type-arg]
         self.fail(f"{value!r} is neither 'auto' nor a number of requests from 1 to 256", param, ctx)
 
 
+def finish(summary: Any, as_json: bool) -> NoReturn:
+    """End a command: its human summary on stderr, the JSON one on stdout with --json, its exit code."""
+    import orjson
+
+    click.echo(summary.human(), err=True)
+    if as_json:
+        click.echo(orjson.dumps(summary.to_dict()).decode())
+    sys.exit(summary.exit_code)
+
+
 def read_token(token_env: str, *, required: bool = True) -> str:
     """The access token from the environment (never a flag); a usage error when it is required and unset."""
     token = os.environ.get(token_env, "").strip()

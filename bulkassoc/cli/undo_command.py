@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 from collections.abc import Callable
 
 import click
-import orjson
 
 from .._version import __version__
 from ..engine.checks import bind_portal, read_account
@@ -22,7 +20,7 @@ from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
 from ..sync.undo import UndoConfig, undo_async
 from .envvars import EnvCommand
-from .options import CONTEXT, RateType, fail, read_token
+from .options import CONTEXT, RateType, fail, finish, read_token
 
 __all__ = ["undo_command"]
 
@@ -80,7 +78,4 @@ def undo_command(ledger_path: str, runs: tuple[int, ...], dry_run: bool, base_ur
                                          portal_check=_portal_check, signals=_signals))
     except (LedgerError, ValueError) as exc:
         fail(str(exc))
-    click.echo(summary.human(), err=True)
-    if as_json:
-        click.echo(orjson.dumps(summary.to_dict()).decode())
-    sys.exit(summary.exit_code)
+    finish(summary, as_json)

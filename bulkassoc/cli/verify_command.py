@@ -6,7 +6,6 @@ import asyncio
 import sys
 
 import click
-import orjson
 
 from ..engine.config import ConfigError
 from ..hubspot.outcomes import RetryPolicy
@@ -14,7 +13,7 @@ from ..pacing.rate import Rate
 from ..rows.reader import InputError
 from .envvars import EnvCommand
 from .input_options import read_options
-from .options import CONTEXT, fail, read_connection_options, read_token
+from .options import CONTEXT, fail, finish, read_connection_options, read_token
 from .watch_options import progress_settings
 
 __all__ = ["verify_command"]
@@ -60,7 +59,4 @@ def verify_command(
         summary = asyncio.run(verify_async(config))
     except (ConfigError, InputError) as exc:
         fail(str(exc))
-    click.echo(summary.human(), err=True)
-    if as_json:
-        click.echo(orjson.dumps(summary.to_dict()).decode())
-    sys.exit(summary.exit_code)
+    finish(summary, as_json)

@@ -15,7 +15,7 @@ from aiohttp import web
 from . import bodies
 from .names import HUBSPOT_DEFINED_LABELS, canonical_type
 from .portal import Portal
-from .reply import Call, Reply
+from .reply import Call, Reply, id_inputs
 
 __all__ = ["MAX_INPUTS", "batch_read_objects"]
 
@@ -34,17 +34,10 @@ async def batch_read_objects(portal: Portal, request: web.Request, call: Call) -
     object_type = canonical_type(request.match_info["object_type"])
     if not _known_type(portal, object_type):
         raise Reply(400, bodies.bad_request(f"Unable to infer object type from: {object_type}", call.cid))
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise Reply(400, bodies.bad_request("Invalid input JSON on line 1", call.cid)) from None
-    inputs = body.get("inputs") if isinstance(body, dict) else None
-    if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in inputs):
-        raise Reply(400, bodies.bad_request("inputs must be a list of {\"id\": string}", call.cid))
-    if len(inputs) > MAX_INPUTS:
-        raise Reply(400, bodies.bad_request(f"Too many inputs: {len(inputs)} (at most {MAX_INPUTS})", call.cid))
+    body, inputs = id_inputs(await request.read(), call, MAX_INPUTS)
     prop = body.get("idProperty")
-    wanted = body.get("properties") if isinstance(body.get("properties"), list) else []
+    asked = body.get("properties")
+    wanted: list[Any] = asked if isinstance(asked, list) else []
     records = portal.records.get(object_type, {})
     results: list[dict[str, Any]] = []
     missed: list[str] = []

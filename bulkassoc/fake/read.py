@@ -30,7 +30,7 @@ from aiohttp import web
 from . import bodies
 from .names import HUBSPOT_DEFINED_LABELS, canonical_type
 from .portal import Portal
-from .reply import Call, Reply
+from .reply import Call, Reply, id_inputs
 
 __all__ = ["MAX_READ_INPUTS", "batch_read"]
 
@@ -64,16 +64,7 @@ async def batch_read(fake: Portal, request: web.Request, call: Call) -> bytes:
     """The endpoint body, run inside the server's request wrapper (auth, window, faults already passed)."""
     from_type = canonical_type(request.match_info["from_type"])
     to_type = canonical_type(request.match_info["to_type"])
-    try:
-        data = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise Reply(400, bodies.bad_request("Invalid input JSON: the body is not JSON", call.cid)) from None
-    inputs = data.get("inputs") if isinstance(data, dict) else None
-    if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in inputs):
-        raise Reply(400, bodies.bad_request('Invalid input JSON: expected {"inputs":[{"id":"…"}]}', call.cid))
-    if len(inputs) > MAX_READ_INPUTS:
-        raise Reply(400, bodies.bad_request(
-            f"Batch input size {len(inputs)} exceeds the limit of {MAX_READ_INPUTS} inputs", call.cid))
+    _, inputs = id_inputs(await request.read(), call, MAX_READ_INPUTS)
     page_size = max(1, fake.config.read_page_size)
     labels = HUBSPOT_DEFINED_LABELS.get((from_type, to_type), {})
     user = fake.user_labels.get((from_type, to_type), {})

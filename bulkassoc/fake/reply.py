@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from aiohttp import web
 
-__all__ = ["DROP", "Call", "Endpoint", "Reply", "Wrap"]
+from . import bodies
+
+__all__ = ["DROP", "Call", "Endpoint", "Reply", "Wrap", "id_inputs"]
 
 DROP = 0  # pseudo-status: close the connection without answering
 
@@ -36,3 +40,19 @@ Endpoint = Callable[[web.Request, Call], Awaitable[bytes]]
 """An endpoint body: returns a 200 body, or raises `Reply` for any other answer."""
 Wrap = Callable[[Endpoint], Callable[[web.Request], Awaitable[web.StreamResponse]]]
 """What the server wraps every endpoint in: count, auth, limits, latency, faults."""
+
+
+def id_inputs(raw: bytes, call: Call, limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A batch read's body and its `inputs` ([{"id": "…"}, …], at most `limit`); a 400 otherwise."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Reply(400, bodies.bad_request("Invalid input JSON on line 1: the body is not JSON", call.cid)) from None
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in inputs):
+        raise Reply(400, bodies.bad_request('Invalid input JSON: expected {"inputs":[{"id":"…"}]}', call.cid))
+    if len(inputs) > limit:
+        raise Reply(400, bodies.bad_request(
+            f"Batch input size {len(inputs)} exceeds the limit of {limit} inputs", call.cid))
+    return body, inputs
+
