@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import resource
-import signal
 import sys
-import threading
 
 import orjson
 
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 from bulkassoc.pacing.rate import Rate, parse_rate
+
+from ._stop import serve_until_stopped
 
 __all__ = ["main"]
 
@@ -41,22 +40,8 @@ def _steady(arrivals: list[float]) -> dict[str, object]:
 async def _serve(config: FakeConfig) -> dict[str, object]:
     fake = FakeHubSpot(config)
     url = await fake.start("127.0.0.1", 0)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-    def watch_stdin() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdin.buffer.read()  # returns at EOF: the orchestrator closed our stdin
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
-    print(f"fake HubSpot listening on {url}", flush=True)
     try:
-        await stop.wait()
+        await serve_until_stopped(url)
     finally:
         await fake.stop()
     stats = fake.stats

@@ -11,13 +11,12 @@ until its stdin is closed, then prints one JSON line of statistics.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
-import signal
 import sys
-import threading
 
 import orjson
+
+from ._stop import serve_until_stopped
 
 __all__ = ["Sink", "main"]
 
@@ -70,21 +69,8 @@ async def _serve() -> dict[str, object]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(Sink, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-    def watch_stdin() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdin.buffer.read()
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
-    print(f"fake HubSpot listening on http://127.0.0.1:{port}", flush=True)
     try:
-        await stop.wait()
+        await serve_until_stopped(f"http://127.0.0.1:{port}")
     finally:
         server.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
