@@ -18,7 +18,7 @@ from ..hubspot.outcomes import RetryPolicy
 from ..hubspot.urls import check_base_url
 from ..keys.types import TypeBook, TypeDefs
 from ..pacing.rate import Rate
-from .options import CONTEXT, RateType, fail, read_token
+from .options import CONTEXT, ConcurrencyType, RateType, fail, read_token
 
 __all__ = ["types_command"]
 
@@ -41,12 +41,12 @@ async def _read(config: CallerConfig, from_type: str, to_type: str) -> tuple[Typ
 @click.option("--rate", type=RateType(), default="100/10s", show_default=True, help="Request pace.")
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
               help="Seconds per request.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=2, show_default=True,
-              help="At most N requests in flight.")
+@click.option("--concurrency", type=ConcurrencyType(), default="auto", show_default=True,
+              help="Requests in flight: 'auto' (what the pace needs at the latency seen) or at most N.")
 @click.option("--progress/--no-progress", default=False, help="Accepted like run's (two reads: no progress).")
 @click.option("--json", "as_json", is_flag=True, help="Print the types as one JSON object on stdout.")
 def types_command(from_type: str, to_type: str, base_url: str, token_env: str, rate: Rate | None, timeout: float,
-                  concurrency: int, progress: bool, as_json: bool) -> None:
+                  concurrency: int | None, progress: bool, as_json: bool) -> None:
     """Print the portal's association types for FROMTYPE → TOTYPE: ID, name, label, category."""
     del progress
     token = read_token(token_env)

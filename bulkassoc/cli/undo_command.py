@@ -20,7 +20,7 @@ from ..ledger.store import Ledger, LedgerError
 from ..pacing.rate import Rate
 from ..sync.undo import UndoConfig, undo_async
 from .envvars import EnvCommand
-from .options import CONTEXT, RateType, fail, finish, read_token
+from .options import CONTEXT, ConcurrencyType, RateType, fail, finish, read_token
 
 __all__ = ["undo_command"]
 
@@ -46,8 +46,8 @@ def _signals(halt: Halt, caller: Caller) -> Callable[[], None]:
               help="Environment variable that holds the access token.")
 @click.option("--rate", type=RateType(), default="100/10s", show_default=True,
               help="At most N requests started in any rolling window of D, or 'auto'.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="At most N requests in flight.")
+@click.option("--concurrency", type=ConcurrencyType(), default="auto", show_default=True,
+              help="Requests in flight: 'auto' (what the pace needs at the latency seen) or at most N.")
 @click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True,
               help="Attempts per request before its rows are recorded as failed.")
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
@@ -56,7 +56,7 @@ def _signals(halt: Halt, caller: Caller) -> Callable[[], None]:
 @click.option("--progress/--no-progress", default=None,
               help="Accepted as run accepts it (undo prints no live progress).")
 def undo_command(ledger_path: str, runs: tuple[int, ...], dry_run: bool, base_url: str, token_env: str,
-                 rate: Rate | None, concurrency: int, max_attempts: int, timeout: float, as_json: bool,
+                 rate: Rate | None, concurrency: int | None, max_attempts: int, timeout: float, as_json: bool,
                  progress: bool | None) -> None:
     """Remove exactly the associations the ledger's runs created (only the type created; a type the pair
     had before stays), and put back what a --mirror run deleted.

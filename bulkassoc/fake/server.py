@@ -141,6 +141,9 @@ class FakeHubSpot:
 
         async def handle(request: web.Request) -> web.StreamResponse:
             call = self._arrive(request)
+            stats = self.stats
+            stats.in_flight += 1
+            stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
             try:
                 self._check_auth(request, call)
                 self._check_limits(call)
@@ -152,6 +155,8 @@ class FakeHubSpot:
                 if reply.status == DROP:
                     return self._drop(request)
                 return self._respond(call, reply.status, reply.body, reply.retry_after)
+            finally:
+                stats.in_flight -= 1
             return self._respond(call, 200, body)
 
         return handle

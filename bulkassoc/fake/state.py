@@ -154,6 +154,8 @@ class FakeStats:
     delete_counts: Counter[AssociationKey] = field(default_factory=Counter)  # removals asked for, per type
     deletes: int = 0  # delete requests (single DELETE, batch/archive, batch/labels/archive) that reached it
     removed: int = 0  # associations removed (labels replaced by a v4 create count too)
+    in_flight: int = 0  # API requests being answered now
+    peak_in_flight: int = 0  # the most API requests ever being answered at once
 
     def max_in_window(self, period: float) -> int:
         """The most requests that arrived within any window (t - period, t]."""

@@ -29,9 +29,11 @@ from ..hubspot.halt import Halt
 from ..hubspot.outcomes import Kind
 from ..ledger.origins import mark_deletions, plan_deletions
 from ..ledger.store import Ledger, LedgerError
+from ..pacing.inflight import workers_for
 from ..rows.reader import Format, Row, RowReader
 from .archive import ARCHIVE_BATCH, archive_keeping
 from .existing import TypeSpec, norm, read_existing
+from .lanes import Lanes
 
 __all__ = ["DELETE_COLUMNS", "Mirror", "MirrorPlan", "carry_out", "parse_max_deletes", "plan_mirror", "record_plan",
            "write_deletes"]
@@ -128,31 +130,36 @@ def record_plan(ledger: Ledger, plan: MirrorPlan) -> None:
         raise LedgerError(f"ledger {ledger.path}: {exc}") from None
 
 
-async def carry_out(caller: Caller, ledger: Ledger, plan: MirrorPlan) -> tuple[int, int, str]:
-    """Send the planned deletes (only their type), recording each call's rows; (deleted, failed, why)."""
+async def carry_out(caller: Caller, ledger: Ledger, plan: MirrorPlan, workers: int) -> tuple[int, int, str]:
+    """Send the planned deletes (only their type), many calls at once but never two on one pair
+    (`sync/lanes.py`), recording each call's rows; (deleted, failed, why)."""
     deleted = failed = 0
     why = ""
-    groups: dict[tuple[str, str], list[tuple[Key, str]]] = {}
-    for key, category in plan.deletes:
-        groups.setdefault((key[0], key[2]), []).append((key, category))
-    for (ft, tt), items in groups.items():
-        for start in range(0, len(items), ARCHIVE_BATCH):
-            part = items[start:start + ARCHIVE_BATCH]
-            outcome, trouble = await archive_keeping(
-                caller, ft, tt, [(k, c, plan.others.get(k, frozenset())) for k, c in part])
-            why = why or trouble
-            failed += bool(trouble)  # labels the archive took and that could not be put back: exit 1
-            ok = outcome.kind is Kind.SUCCESS
-            status, message = ("deleted", None) if ok else ("failed", outcome.message or "delete failed")
-            try:
-                mark_deletions(ledger.conn, ledger.run_id, [k for k, _ in part], status, message)
-            except sqlite3.Error as exc:
-                raise LedgerError(f"ledger {ledger.path}: {exc}") from None
-            if ok:
-                deleted += len(part)
-            else:
-                failed += len(part)
-                why = why or f"a delete failed: {outcome.status or outcome.category} {message}"
+
+    async def send(ft: str, tt: str, part: list[tuple[Key, str]]) -> None:
+        nonlocal deleted, failed, why
+        outcome, trouble = await archive_keeping(caller, ft, tt, [(k, c, plan.others.get(k, frozenset()))
+                                                                  for k, c in part])
+        why = why or trouble
+        failed += bool(trouble)  # labels the archive took and that could not be put back: exit 1
+        ok = outcome.kind is Kind.SUCCESS
+        status, message = ("deleted", None) if ok else ("failed", outcome.message or "delete failed")
+        try:
+            mark_deletions(ledger.conn, ledger.run_id, [k for k, _ in part], status, message)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {ledger.path}: {exc}") from None
+        if ok:
+            deleted += len(part)
+        else:
+            failed += len(part)
+            why = why or f"a delete failed: {outcome.status or outcome.category} {message}"
+
+    lanes: Lanes[tuple[Key, str]] = Lanes(workers, ARCHIVE_BATCH, send)
+    try:
+        for key, category in plan.deletes:
+            await lanes.put(key, (key, category))
+    finally:
+        await lanes.close()
     return deleted, failed, why
 
 
@@ -192,7 +199,8 @@ class Mirror:
         """Carry out the planned deletes; why some failed ('' when none did)."""
         if self.plan is None or self.dry_run:
             return ""
-        deleted, failed, why = await carry_out(self.caller, self.ledger, self.plan)
+        deleted, failed, why = await carry_out(self.caller, self.ledger, self.plan,
+                                                workers_for(self.caller.config.concurrency))
         self.deleted += deleted
         self.failed += failed
         return why

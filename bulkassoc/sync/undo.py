@@ -30,10 +30,12 @@ from ..hubspot.outcomes import Kind, Outcome, RetryPolicy, required_scope
 from ..ledger.lookups import sent_keys
 from ..ledger.origins import count_unknown, created_rows, deleted_rows, mark_deletions, mark_undone, run_ids
 from ..ledger.store import Ledger, LedgerError
+from ..pacing.inflight import workers_for
 from ..pacing.rate import Rate
 from ..rows.reader import Row
 from .archive import ARCHIVE_BATCH, archive_keeping, others_of
 from .existing import read_existing
+from .lanes import Lanes
 
 __all__ = ["UndoConfig", "UndoSummary", "undo_async"]
 
@@ -47,7 +49,7 @@ class UndoConfig:
     token: str
     token_env: str
     rate: Rate | None
-    concurrency: int = 8
+    concurrency: int | None = None  # None: `--concurrency auto` (the caller sizes what is in flight)
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     runs: tuple[int, ...] | None = None  # None: every run of the ledger
@@ -109,37 +111,51 @@ class _Undo:
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger {self.ledger.path}: {exc}") from None
 
+    def _lanes(self, send: Callable[[str, str, list[Any]], Awaitable[None]]) -> Lanes[Any]:
+        return Lanes(workers_for(self.config.concurrency), self.config.batch_size, send)
+
     async def remove(self, runs: Sequence[int] | None) -> None:
-        for page in created_rows(self.ledger.conn, runs, self.config.batch_size):
-            groups: dict[tuple[str, str], list[tuple[Key, str, frozenset[tuple[str, int]]]]] = {}
-            # rows keyed by e-mail, legacy ID or type label: removed as they were sent (the ledger's lookups)
-            sent = sent_keys(self.ledger.conn, [k for k, _, _ in page])
-            given: dict[Key, list[Key]] = {}
-            for (k, category, before), s in zip(page, sent, strict=True):
-                if s[4].isdigit():
-                    if s not in given:
-                        groups.setdefault((s[0], s[2]), []).append((s, category, others_of(before)))
-                    given.setdefault(s, []).append(k)
-            for (from_type, to_type), items in groups.items():
-                outcome, trouble = await archive_keeping(self.caller, from_type, to_type, items)
-                self.problem = self.problem or trouble
-                self.failed += bool(trouble)  # a pair whose labels could not be put back: exit 1, see message
-                if outcome.kind is Kind.SUCCESS:
-                    done = [k for s, _, _ in items for k in given[s]]
-                    self._commit(mark_undone, done)
-                    self.undone += len(done)
-                else:
-                    self.failed += len(items)
-                    self.problem = self.problem or _why(outcome)
+        """Archive the created types, many calls at once (never two on one pair: `sync/lanes.py`)."""
+        lanes: Lanes[tuple[Key, str, frozenset[tuple[str, int]], Key]] = self._lanes(self._remove_some)
+        try:
+            for page in created_rows(self.ledger.conn, runs, self.config.batch_size):
+                # rows keyed by e-mail, legacy ID or type label: removed as they were sent (the ledger's lookups)
+                sent = sent_keys(self.ledger.conn, [k for k, _, _ in page])
+                for (k, category, before), s in zip(page, sent, strict=True):
+                    if s[4].isdigit() and not self.halt.is_set():
+                        await lanes.put(s, (s, category, others_of(before), k))
+        finally:
+            await lanes.close()
+
+    async def _remove_some(self, from_type: str, to_type: str,
+                           items: list[tuple[Key, str, frozenset[tuple[str, int]], Key]]) -> None:
+        given: dict[Key, list[Key]] = {}  # a key as sent → the ledger rows it stands for (one input each)
+        inputs: list[tuple[Key, str, frozenset[tuple[str, int]]]] = []
+        for s, category, others, k in items:
+            if s not in given:
+                inputs.append((s, category, others))
+            given.setdefault(s, []).append(k)
+        outcome, trouble = await archive_keeping(self.caller, from_type, to_type, inputs)
+        self.problem = self.problem or trouble
+        self.failed += bool(trouble)  # a pair whose labels could not be put back: exit 1, see message
+        if outcome.kind is Kind.SUCCESS:
+            done = [k for keys in given.values() for k in keys]
+            self._commit(mark_undone, done)
+            self.undone += len(done)
+        else:
+            self.failed += len(inputs)
+            self.problem = self.problem or _why(outcome)
 
     async def restore(self, runs: Sequence[int] | None) -> None:
-        pending = deleted_rows(self.ledger.conn, runs)
-        groups: dict[tuple[str, str], list[tuple[Key, str, int]]] = {}
-        for item in pending:
-            groups.setdefault((item[0][0], item[0][2]), []).append(item)
-        for (from_type, to_type), items in groups.items():
-            for start in range(0, len(items), self.config.batch_size):
-                await self._restore_some(from_type, to_type, items[start:start + self.config.batch_size])
+        """Create again what mirrors deleted, many calls at once (never two on one pair)."""
+        lanes: Lanes[tuple[Key, str, int]] = self._lanes(self._restore_some)
+        try:
+            for item in deleted_rows(self.ledger.conn, runs):
+                if self.halt.is_set():
+                    break
+                await lanes.put(item[0], item)
+        finally:
+            await lanes.close()
 
     async def _restore_some(self, from_type: str, to_type: str, items: list[tuple[Key, str, int]]) -> None:
         try:

@@ -109,3 +109,22 @@ async def test_undo_refuses_a_ledger_of_another_portal(tmp_path: Path) -> None:
         assert r.returncode == 2, r.stderr
         assert last_json(r.stdout)["aborted"] == "portal" and other.stats.deletes == 0
         assert "belongs to" in r.stderr and TOKEN not in r.stderr + r.stdout
+
+
+async def test_undo_keeps_many_calls_on_the_wire_and_ends_exact(tmp_path: Path) -> None:
+    """Issue 13: undo's calls go out side by side (the caller's in-flight gate sizes them), batches stay full,
+    and the end state is the same as one call at a time gives: with HubSpot's unlabeled-type trap on, pairs
+    holding a label keep it (no two calls ever run on one pair)."""
+    rows = [key(i, 80_000 + i) for i in range(1, 3001)]
+    labelled = [key(i, 80_000 + i, LABEL) for i in range(1, 3001, 7)]  # a label on 429 of the pairs
+    fake_config = FakeConfig(rate=Rate(2000, 1.0), token=TOKEN, existing=frozenset(labelled),
+                             user_labels=USER_LABELS, unlabeled_wipes=True, latency_ms=40, seed=5)
+    async with FakeHubSpot(fake_config) as fake:
+        s = await run_async(config(tmp_path, fake.url, write_rows(tmp_path / "links.csv", rows)))
+        assert (s.created, s.exit_code) == (3000, 0)
+        fake.stats.peak_in_flight = 0
+        u = await undo_async(undo_config(fake, tmp_path / "ledger.sqlite"), rand=random.random)
+        assert (u.undone, u.failed, u.exit_code) == (3000, 0, 0)
+        assert fake.associations() == frozenset(labelled)
+        assert fake.stats.peak_in_flight >= 4, fake.stats.peak_in_flight
+        assert fake.stats.deletes == 30  # 3,000 rows in full batches of 100
