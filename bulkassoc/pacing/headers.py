@@ -27,10 +27,11 @@ def header_int(headers: Mapping[str, str], name: str, low: int = 0, high: int = 
     raw = headers.get(name)
     if raw is None:
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
+    text = raw.strip()
+    # HTTP's digits only: int() would also take "1_000", "+5" and other scripts' digits
+    if not (0 < len(text) <= 20 and text.isascii() and text.isdigit()):
         return None
+    value = int(text)
     return value if low <= value <= high else None
 
 

@@ -39,6 +39,11 @@ def test_header_pacer_remembers_a_bounded_number_of_starts() -> None:
         ("1e3", 0, 10**12, None),
         ("10000 ms", 0, 10**12, None),
         (None, 0, 10**12, None),  # the header is missing
+        ("1_000", 0, 10**12, None),  # what Python's int() takes, HTTP's digits do not
+        ("+5", 0, 10**12, None),
+        ("\u0661\u0669\u0660", 0, 10**12, None),  # Arabic-Indic digits
+        ("\uff11\uff19\uff10", 0, 10**12, None),  # full-width digits
+        ("1" * 40, 0, 10**12, None),  # long: never converted (a huge int() is slow)
     ],
 )
 def test_header_int(raw: str | None, low: int, high: int, expected: int | None) -> None:
