@@ -72,6 +72,9 @@ def read_token(token_env: str, *, required: bool = True) -> str:
     token = os.environ.get(token_env, "").strip()
     if required and not token:
         fail(f"no access token: set the environment variable {token_env} (or pass --token-env NAME)")
+    if token and not (token.isascii() and token.isprintable() and " " not in token):  # never shown
+        fail(f"the access token in {token_env} has spaces, control or non-ASCII characters, which no "
+             "HubSpot token has: copy it again")
     return token
 
 

@@ -29,7 +29,7 @@ from ..pacing.headers import AUTO_START, DailyGuard, HeaderPacer
 from ..pacing.inflight import InFlight
 from ..pacing.limiter import RollingWindowLimiter
 from ..pacing.rate import Rate
-from .client import Response, open_session, request
+from .client import Response, Wire, open_session, request
 from .halt import Halt, Halted
 from .outcomes import Kind, Outcome, RetryPolicy, backoff_delay
 
@@ -119,12 +119,12 @@ class Caller:
         self.counts: dict[str, CallCounts] = {}
         self.mask = make_mask(config.token)
         self._token_bytes = config.token.encode() if config.token else b""
-        self._session: Any = None
+        self._session: Wire | None = None
 
     async def __aenter__(self) -> Caller:
         c = self.config
-        self._session = open_session(c.token, concurrency=self.in_flight.cap, timeout=c.timeout,
-                                     user_agent=c.user_agent, report_sent=self.limiter.guarded)
+        self._session = open_session(c.base_url, c.token, concurrency=self.in_flight.cap, timeout=c.timeout,
+                                     user_agent=c.user_agent)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -158,7 +158,7 @@ class Caller:
         counts = self.count(purpose)
         tries = throttles = sent = 0
         while True:
-            outcome, response = await self._send(method, self.config.base_url + path, body, counts, purpose, sent + 1)
+            outcome, response = await self._send(method, path, body, counts, purpose, sent + 1)
             sent += 1
             counts.requests += 1
             counts.retries += sent > 1
@@ -187,7 +187,7 @@ class Caller:
             await self.nap(max(backoff_delay(tries, self._rand(), base=policy.backoff_base, cap=policy.backoff_cap),
                                whole.wait or 0.0))
 
-    async def _send(self, method: str, url: str, body: bytes | None, counts: CallCounts, purpose: str = "write",
+    async def _send(self, method: str, path: str, body: bytes | None, counts: CallCounts, purpose: str = "write",
                     attempt: int = 1) -> tuple[Outcome, Response | None]:
         """One attempt: an in-flight slot, then a start slot of the limiter, the daily guard, the wire.
         The in-flight slot is held from before the start slot (a start is never delayed after it was
@@ -196,11 +196,11 @@ class Caller:
         gate = self.in_flight
         await gate.acquire()
         try:
-            return await self._attempt(method, url, body, counts, purpose, attempt)
+            return await self._attempt(method, path, body, counts, purpose, attempt)
         finally:
             gate.release()
 
-    async def _attempt(self, method: str, url: str, body: bytes | None, counts: CallCounts, purpose: str,
+    async def _attempt(self, method: str, path: str, body: bytes | None, counts: CallCounts, purpose: str,
                        attempt: int) -> tuple[Outcome, Response | None]:
         start = await self.limiter.acquire()
         if self.halt.is_set():
@@ -216,7 +216,7 @@ class Caller:
         started = loop.time()
         self.pacer.note_start(started)
         try:
-            outcome, response = await request(self._session, method, url, body=body,
+            outcome, response = await request(self._session, method, path, body=body,
                                               on_sent=lambda: start.sent(loop.time()))
         finally:
             self.busy.discard(task)
