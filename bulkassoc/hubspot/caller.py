@@ -192,7 +192,6 @@ class Caller:
         """One attempt: an in-flight slot, then a start slot of the limiter, the daily guard, the wire.
         The in-flight slot is held from before the start slot (a start is never delayed after it was
         counted) to the answer, and never through a backoff; the task is marked busy while on the wire."""
-        assert self._session is not None, "use the caller as `async with caller:`"
         gate = self.in_flight
         await gate.acquire()
         try:
@@ -202,6 +201,8 @@ class Caller:
 
     async def _attempt(self, method: str, path: str, body: bytes | None, counts: CallCounts, purpose: str,
                        attempt: int) -> tuple[Outcome, Response | None]:
+        session = self._session
+        assert session is not None, "use the caller as `async with caller:`"
         start = await self.limiter.acquire()
         if self.halt.is_set():
             raise Halted
@@ -216,7 +217,7 @@ class Caller:
         started = loop.time()
         self.pacer.note_start(started)
         try:
-            outcome, response = await request(self._session, method, path, body=body,
+            outcome, response = await request(session, method, path, body=body,
                                               on_sent=lambda: start.sent(loop.time()))
         finally:
             self.busy.discard(task)
