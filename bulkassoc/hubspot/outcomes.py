@@ -145,10 +145,13 @@ def _reported_scopes(data: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(found)
 
 
+_SUCCESS = {status: Outcome(Kind.SUCCESS, status) for status in range(200, 300)}  # immutable: shared
+
+
 def classify_response(status: int, body: bytes, headers: Mapping[str, str]) -> Outcome:
     """Turn one HTTP answer into an Outcome, following the contract's outcome classes."""
     if 200 <= status < 300:
-        return Outcome(Kind.SUCCESS, status)
+        return _SUCCESS[status]
     data = _parse_body(body)
     message = _text(data, "message")[:_MESSAGE_LIMIT] or f"HTTP {status}"
     category = _text(data, "category")

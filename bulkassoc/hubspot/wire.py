@@ -62,6 +62,7 @@ class _Connection(asyncio.Protocol):
         self._headers: CIMultiDictProxy[str] | None = None
         self._length = -1  # body bytes still expected; -1: not known yet (head pending), -2: chunked, -3: to close
         self._parts: list[bytes] = []
+        self.deadline = 0.0  # loop time by which the answer must be in
 
     # -- asyncio callbacks ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -75,9 +76,7 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         if self._length == -3 and self._headers is not None:  # a body that ends with the connection
-            self._parts.append(bytes(self._buffer))
-            self._buffer.clear()
-            self._finish(b"".join(self._parts))
+            self._finish(b"".join(self._parts), False)
         else:
             waiter.set_exception(WireError("the server closed the connection before its answer was complete"))
 
@@ -87,12 +86,10 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter
         if waiter is None or waiter.done():  # bytes nobody asked for: this connection cannot be trusted
-            self.reusable = False
             self.abort()
             return
-        self._buffer += data
         try:
-            self._parse()
+            self._feed(data)
         except WireError as exc:
             self.abort()
             if not waiter.done():
@@ -124,52 +121,61 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     # -- parsing --------------------------------------------------------------------------------
-    def _parse(self) -> None:
-        buffer = self._buffer
+    def _feed(self, data: bytes) -> None:
+        """Take the next bytes of the answer. The usual answer comes whole in one piece and is parsed
+        straight from it; only a head split across pieces and chunked bodies are buffered."""
         while True:
-            if self._length == -1:
-                end = buffer.find(b"\r\n\r\n")
+            length = self._length
+            if length == -1:  # the head
+                if self._buffer:
+                    self._buffer += data
+                    data = bytes(self._buffer)
+                    self._buffer.clear()
+                end = data.find(b"\r\n\r\n")
                 if end < 0:
-                    if len(buffer) > MAX_HEAD:
+                    if len(data) > MAX_HEAD:
                         raise WireError("the answer's headers are too long")
+                    self._buffer += data
                     return
-                head = bytes(buffer[:end])
-                del buffer[:end + 4]
-                if not self._read_head(head):
+                whole = self._read_head(data[:end])
+                data = data[end + 4:]
+                if not whole:
                     continue  # an interim 1xx answer: the real one follows
-            if self._length >= 0:
-                if len(buffer) < self._length:
+                length = self._length
+            if length >= 0:  # a known number of body bytes still to come
+                if len(data) < length:
+                    self._parts.append(data)
+                    self._length = length - len(data)
                     return
-                body = bytes(buffer[:self._length])
-                del buffer[:self._length]
-                self._finish(body)
+                parts = self._parts
+                parts.append(data[:length] if len(data) > length else data)
+                self._finish(parts[0] if len(parts) == 1 else b"".join(parts), len(data) > length)
                 return
-            if self._length == -2:
-                if not self._read_chunks():
-                    return
-                self._finish(b"".join(self._parts))
+            if length == -2:  # chunked
+                self._buffer += data
+                if self._read_chunks():
+                    self._finish(b"".join(self._parts), bool(self._buffer))
                 return
-            self._parts.append(bytes(buffer))  # -3: to the connection's end
-            buffer.clear()
+            self._parts.append(data)  # -3: up to the connection's end
             return
 
     def _read_head(self, head: bytes) -> bool:
         """Take a status line and headers; False for an interim (1xx) answer."""
+        lines = head.decode("latin-1").split("\r\n")
+        status_line = lines[0]
         try:
-            text = head.decode("latin-1")
-            status_line, _, rest = text.partition("\r\n")
-            version, _, after = status_line.partition(" ")
-            status = int(after[:3])
+            status = int(status_line[9:12])
         except ValueError:
             raise WireError("the server's answer is not HTTP") from None
-        if not version.startswith("HTTP/1.") or not 100 <= status <= 599 or after[3:4] not in ("", " "):
+        if (status_line[:7] != "HTTP/1." or status_line[8:9] != " " or status_line[12:13] not in ("", " ")
+                or not 100 <= status <= 599):
             raise WireError("the server's answer is not HTTP/1.x")
         if status < 200:
             if status == 101:
                 raise WireError("the server switched protocols")
             return False
         pairs: list[tuple[str, str]] = []
-        for line in rest.split("\r\n") if rest else ():
+        for line in lines[1:]:
             name, colon, value = line.partition(":")
             if not colon:
                 if line[:1] in (" ", "\t") and pairs:  # an obsolete folded line continues the last value
@@ -180,7 +186,7 @@ class _Connection(asyncio.Protocol):
         headers = CIMultiDictProxy(CIMultiDict(pairs))
         self._status = status
         self._headers = headers
-        keep = version != "HTTP/1.0"
+        keep = status_line[7] != "0"  # HTTP/1.0 closes unless it says keep-alive
         connection = headers.get("Connection")
         if connection is not None:
             tokens = connection.lower()
@@ -188,7 +194,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = keep
         if self._head_only or status in _NO_BODY:
             self._length = 0
-        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+        elif (coding := headers.get("Transfer-Encoding")) is not None and "chunked" in coding.lower():
             self._length = -2
         elif (length := headers.get("Content-Length")) is not None:
             if not length.isdigit():
@@ -234,12 +240,17 @@ class _Connection(asyncio.Protocol):
             self._parts.append(bytes(buffer[line_end + 2:stop]))
             del buffer[:stop + 2]
 
-    def _finish(self, body: bytes) -> None:
+    def _finish(self, body: bytes, extra: bool) -> None:
+        """Hand the answer over; `extra`: bytes came past its end (nothing more on this connection can be
+        trusted)."""
         waiter = self._waiter
         headers = self._headers
         assert waiter is not None and headers is not None
-        if self._buffer:  # bytes past the answer: nothing on this connection can be trusted any more
+        self._length = -1
+        self._parts = []
+        if extra:
             self.reusable = False
+            self._buffer.clear()
         encoding = headers.get("Content-Encoding")
         if encoding is not None and body:
             try:
@@ -247,7 +258,6 @@ class _Connection(asyncio.Protocol):
             except zlib.error:
                 waiter.set_exception(WireError("the server's compressed answer cannot be decoded"))
                 return
-        self._length = -1
         waiter.set_result((self._status, headers, body))
 
 
@@ -293,6 +303,9 @@ class Wire:
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self.opened = 0  # connections opened so far (for tests and the curious)
+        self._busy: set[_Connection] = set()  # connections with a request on the wire
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._tick = min(0.5, max(0.005, timeout / 20))  # how late a timeout may fire, at most
 
     def target(self, path: str) -> bytes:
         """The request target for `path` (starting with `/`), under the base URL's prefix."""
@@ -320,7 +333,11 @@ class Wire:
             head += b"\r\n"
         waiter: asyncio.Future[Answer] = loop.create_future()
         conn.begin(waiter, method == "HEAD")
-        timer = loop.call_at(deadline, conn.expire)
+        conn.deadline = deadline
+        busy = self._busy
+        busy.add(conn)
+        if self._sweeper is None:
+            self._sweeper = loop.call_at(loop.time() + self._tick, self._sweep)
         try:
             transport = conn.transport
             assert transport is not None
@@ -333,10 +350,22 @@ class Wire:
             self._open.discard(conn)
             raise
         finally:
-            timer.cancel()
+            busy.discard(conn)
             conn.end()
         self._put_back(conn)
         return answer
+
+    def _sweep(self) -> None:
+        """Expire the requests past their deadline: one timer for all of them (a timer per request costs
+        more than the request's own parsing), firing every `_tick` while any request is on the wire."""
+        self._sweeper = None
+        if not self._busy:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for conn in [c for c in self._busy if c.deadline <= now]:
+            conn.expire()
+        self._sweeper = loop.call_at(now + self._tick, self._sweep)
 
     def _take(self) -> _Connection | None:
         idle = self._idle
@@ -375,6 +404,9 @@ class Wire:
     async def close(self) -> None:
         """Close every connection (in-flight requests end with a WireError)."""
         self._idle.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         conns, self._open = self._open, set()
         for conn in conns:
             if conn.transport is not None and not conn.closed:
