@@ -116,7 +116,7 @@ def _category(row: Row, default: str) -> str:
 def path_for_row(from_type: str, from_id: str, to_type: str, to_id: str, assoc_type: str) -> str:
     """The v3 association PUT path for one row (values are validated, quoting is belt and braces)."""
     path = f"/crm/v3/objects/{from_type}/{from_id}/associations/{to_type}/{to_id}/{assoc_type}"
-    if _PLAIN_PATH.fullmatch(path) and path.count("/") == 8:  # nothing to quote (the usual case, and cheap)
+    if _PLAIN_PATH.fullmatch(path) and path.count("/") == 9:  # nothing to quote (the usual case, and cheap)
         return path
     seg = [quote(s, safe="") for s in (from_type, from_id, to_type, to_id, assoc_type)]
     return f"/crm/v3/objects/{seg[0]}/{seg[1]}/associations/{seg[2]}/{seg[3]}/{seg[4]}"

@@ -178,3 +178,12 @@ def test_batch_body_round_trips(items: list[tuple[str, str, int]]) -> None:
     rows = [row(f, t, str(n)) for f, t, n in items]
     inputs = orjson.loads(batch_request("contacts", "companies", rows)[2])["inputs"]
     assert [(i["from"]["id"], i["to"]["id"], i["types"][0]["associationTypeId"]) for i in inputs] == items
+
+
+@given(st.lists(st.text(alphabet="ab0-_.~/ %é?", max_size=6), min_size=5, max_size=5))
+def test_the_v3_path_quotes_each_segment_whatever_it_holds(values: list[str]) -> None:
+    from urllib.parse import quote
+
+    seg = [quote(v, safe="") for v in values]
+    expected = f"/crm/v3/objects/{seg[0]}/{seg[1]}/associations/{seg[2]}/{seg[3]}/{seg[4]}"
+    assert path_for_row(*values) == expected
