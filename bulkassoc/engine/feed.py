@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..hubspot.halt import Halt
 from ..ledger.store import Key, Ledger, line_key
@@ -19,11 +20,26 @@ from ..rows.reader import InvalidRow, Row, RowReader
 from .batcher import Batcher
 from .tally import RunTally
 
-__all__ = ["CHUNK", "FeedPlan", "admit", "chunk_size", "dry_feed", "feed", "invalid_key"]
+__all__ = ["CHUNK", "FeedPlan", "UnitQueue", "admit", "chunk_size", "dry_feed", "feed", "invalid_key"]
 
 CHUNK = 2048  # rows read and admitted per ledger transaction
 
 Item = Row | InvalidRow
+_T = TypeVar("_T")
+
+
+class UnitQueue(asyncio.Queue[_T]):
+    """The bounded queue from the feed to the workers. asyncio's own wakes a waiting producer after every
+    get, so the feed would run once per unit taken; this one wakes it once the queue is down to half, and
+    the feed refills it in one go (a task switch less per row at the engine's ceiling)."""
+
+    def get_nowait(self) -> _T:
+        if self.empty():
+            raise asyncio.QueueEmpty
+        item = self._get()
+        if self.qsize() <= self.maxsize // 2:
+            self._wakeup_next(self._putters)  # type: ignore[attr-defined]
+        return item
 
 
 @dataclass(frozen=True, slots=True)

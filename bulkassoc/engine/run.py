@@ -30,7 +30,7 @@ from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from ..sync.mirror import Mirror
 from .checks import bind_portal, carry_over_pace, read_account, save_pace
 from .config import RunConfig
-from .feed import FeedPlan, Item, admit, chunk_size, dry_feed, feed
+from .feed import FeedPlan, Item, UnitQueue, admit, chunk_size, dry_feed, feed
 from .ledger_file import close_ledger, no_from_type, open_ledger
 from .mass_failure import MassFailureWatch
 from .shutdown import install_signal_handlers, wind_down
@@ -66,7 +66,7 @@ class _Run:
         self.mass = MassFailureWatch(config.stop_on_mass_failure)
         self.started_wall = time.time()
         self.workers = config.workers  # more than in flight: see the docstring
-        self.queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=self.workers)
+        self.queue: asyncio.Queue[list[Row] | None] = UnitQueue(maxsize=self.workers)
         self.read_first = (ReadFirst(self.caller, category=config.category, run_id=ledger.run_id)
                            if config.reads_first else None)
         self.labelled = self.batched or config.api != "v3"  # writes that replace a pair's labels
