@@ -41,7 +41,9 @@ class MassFailureWatch:
         """Note one settled write; returns why to stop, or None."""
         if self.limit is None:
             return None
-        pair = self._pairs.setdefault((from_type, to_type), _Pair())
+        pair = self._pairs.get((from_type, to_type))
+        if pair is None:  # (not setdefault: that would build a _Pair for every row)
+            pair = self._pairs[(from_type, to_type)] = _Pair()
         if pair.cleared:
             return None
         signature = (outcome.status, outcome.category)

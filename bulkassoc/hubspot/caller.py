@@ -217,8 +217,9 @@ class Caller:
         started = loop.time()
         self.pacer.note_start(started)
         try:
-            outcome, response = await request(session, method, path, body=body,
-                                              on_sent=lambda: start.sent(loop.time()))
+            # the wire-time guard learns when the request left (none to learn with the guard off: rate off)
+            on_sent = (lambda: start.sent(loop.time())) if self.limiter.guarded else None
+            outcome, response = await request(session, method, path, body=body, on_sent=on_sent)
         finally:
             self.busy.discard(task)
         if self.on_event is not None:

@@ -7,6 +7,7 @@ Nothing here sleeps or reads a clock.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -181,6 +182,7 @@ def classify_transport_error(category: str, message: str) -> Outcome:
     return Outcome(Kind.RETRY, None, category, message[:_MESSAGE_LIMIT])
 
 
+@functools.lru_cache(maxsize=256)
 def required_scope(object_type: str) -> str:
     """The write scope HubSpot wants for associations from `object_type`.
 

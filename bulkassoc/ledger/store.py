@@ -266,7 +266,7 @@ class Ledger:
             outcome.status,
             None if succeeded else (bound(outcome.category, 200) or None),
             None if succeeded else (bound(outcome.message) or None),
-            bound(outcome.correlation_id, 200) or None,
+            (outcome.correlation_id and bound(outcome.correlation_id, 200)) or None,
             attempts,
             time.time(),
             *key,

@@ -385,3 +385,14 @@ async def test_refused_connection_and_unsendable_headers() -> None:
         open_session("http://127.0.0.1:1", TOKEN + "\r\nX-Evil: 1", concurrency=1, timeout=1.0, user_agent="t")
     assert TOKEN not in str(caught.value)
     assert issubclass(WireTimeout, WireError) and issubclass(ConnectError, WireError)
+
+
+async def test_on_sent_is_called_once_per_request_when_it_has_left(app_url: str) -> None:
+    wire = Wire(app_url, HEADERS, timeout=5.0, keep=2)
+    calls: list[int] = []  # connections open when the request was reported sent
+    try:
+        for _ in range(3):
+            await wire.request("PUT", "/x", b"{}", on_sent=lambda: calls.append(wire.opened))
+    finally:
+        await wire.close()
+    assert calls == [1, 1, 1]  # the first after its connection was opened, each exactly once
