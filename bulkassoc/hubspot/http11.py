@@ -89,6 +89,8 @@ class Connection(asyncio.Protocol):
         self._length = -1
         self._parts = []
         self.reusable = False
+        if self.closed:  # lost between being opened (or picked) and this request: fail now, not at the timeout
+            waiter.set_exception(WireError("the server closed the connection before its answer was complete"))
 
     def end(self) -> None:
         self._waiter = None

@@ -396,3 +396,21 @@ async def test_on_sent_is_called_once_per_request_when_it_has_left(app_url: str)
     finally:
         await wire.close()
     assert calls == [1, 1, 1]  # the first after its connection was opened, each exactly once
+
+
+async def test_a_connection_closed_right_after_it_opened_fails_at_once() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = Scripted(hang_up)
+    async with server as url:
+        wire = Wire(url, HEADERS, timeout=30.0, keep=2)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            for _ in range(3):
+                with pytest.raises(WireError, match="closed the connection"):
+                    await wire.request("GET", "/x")
+        finally:
+            await wire.close()
+        assert loop.time() - started < 5.0  # never the 30 s timeout
