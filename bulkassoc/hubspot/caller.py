@@ -222,19 +222,21 @@ class Caller:
             outcome, response = await request(session, method, path, body=body, on_sent=on_sent)
         finally:
             self.busy.discard(task)
-        if self.on_event is not None:
-            self.on_event("answer", {"purpose": purpose, "attempt": attempt, "latency": loop.time() - started,
-                                     "status": outcome.status, "kind": outcome.kind.name})
+        wire_time = loop.time() - started
+        on_event = self.on_event
+        if on_event is not None:
+            on_event("answer", {"purpose": purpose, "attempt": attempt, "latency": wire_time,
+                                "status": outcome.status, "kind": outcome.kind.name})
         if response is None:
             self.transport_streak += 1
         else:
             self.transport_streak = 0
-            self.in_flight.observe(loop.time() - started)
+            self.in_flight.observe(wire_time)
             self.pacer.set_concurrency(self.in_flight.limit)
             pace = self.limiter.rate
             self.pacer.observe(response.headers, started)
-            if self.on_event is not None and self.limiter.rate != pace:
-                self.on_event("pace", {"old": pace, "new": self.limiter.rate, "advertised": self.pacer.advertised,
+            if on_event is not None and self.limiter.rate is not pace:  # set_rate keeps an equal pace's object
+                on_event("pace", {"old": pace, "new": self.limiter.rate, "advertised": self.pacer.advertised,
                                        "ceiling": self.config.rate})
             self.daily.observe(response.headers)
             response = self._masked_response(response)
