@@ -6,8 +6,8 @@
 The token comes from $HUBSPOT_ACCESS_TOKEN, as for `bulkassoc run`. Each prints one JSON line:
 rows, statuses, elapsed_s (from the first read of the input to the last answer).
 
-`raw` is the upper bound: a minimal aiohttp loop — no validation, no ledger, no pacing, no retries —
-at the same concurrency. `sdk` is what a user would write with the official `hubspot-api-client`:
+`raw` is the upper bound for an aiohttp client: a minimal aiohttp loop — no validation, no ledger, no
+pacing, no retries — at the same concurrency. `sdk` is what a user would write with the official `hubspot-api-client`:
 `client.api_request({...})` (the SDK's generic call, here the same v3 association PUT) from a
 `ThreadPoolExecutor`. That call goes through `requests.put` without a session, so every request opens a
 new connection: that is the SDK's behaviour, not a choice made here.

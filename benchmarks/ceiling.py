@@ -110,7 +110,7 @@ def measure_ceiling(opts: Options, workdir: Path, log: Callable[[str], None]) ->
 
     results: list[Result] = []
     raw_best, raw_data = _best(raws)
-    results.append(Result(SECTION, setup, "raw aiohttp loop (upper bound)", raw_best.text(), "1.00", "", None,
+    results.append(Result(SECTION, setup, "raw aiohttp loop", raw_best.text(), "1.00", "", None,
                           raw_data))
     bulk_best, bulk_data = _best(bulks)
     vs_raw = bulk_best.rate / raw_best.rate if raw_best.rate else 0.0
