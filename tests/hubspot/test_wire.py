@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import orjson
 import pytest
@@ -414,3 +415,24 @@ async def test_a_connection_closed_right_after_it_opened_fails_at_once() -> None
         finally:
             await wire.close()
         assert loop.time() - started < 5.0  # never the 30 s timeout
+
+
+async def test_a_ca_named_in_ssl_cert_file_is_trusted_by_the_default_context(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a user behind a TLS-inspecting proxy does: SSL_CERT_FILE names the CA (no code change)."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    runner, url = await serve_app(server_ctx)
+    try:
+        wire = open_session(url, TOKEN, concurrency=1, timeout=5.0, user_agent="t")
+        try:
+            outcome, response = await request(wire, "GET", "/ok")
+        finally:
+            await wire.close()
+        assert outcome.kind is Kind.SUCCESS and response is not None
+    finally:
+        await runner.cleanup()
