@@ -28,6 +28,9 @@ __all__ = ["Answer", "ConnectError", "Wire", "WireError", "WireTimeout"]
 
 _SAFE = "/?=&%:@!$'()*+,;~-._"  # characters of a path and query that go out as they are
 _EMPTY_PUT = frozenset(("POST", "PUT", "PATCH"))  # a body-less request of these says Content-Length: 0
+# a host with IPv6 and IPv4 addresses (HubSpot's have both): try the next address after 0.25 s instead of
+# waiting out a broken IPv6 route (aiohttp's default too)
+HAPPY_EYEBALLS_DELAY = 0.25
 
 
 class Wire:
@@ -150,7 +153,8 @@ class Wire:
         try:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(Connection, self.host, self.port, ssl=self._ssl,
-                                       server_hostname=self.host if self.tls else None), max(0.0, remaining))
+                                       server_hostname=self.host if self.tls else None,
+                                       happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY), max(0.0, remaining))
         except asyncio.TimeoutError:
             raise WireTimeout("no answer within the timeout (connecting)") from None
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)

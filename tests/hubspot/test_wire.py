@@ -436,3 +436,13 @@ async def test_a_ca_named_in_ssl_cert_file_is_trusted_by_the_default_context(
         assert outcome.kind is Kind.SUCCESS and response is not None
     finally:
         await runner.cleanup()
+
+
+async def test_a_host_name_with_several_addresses_reaches_the_one_that_listens(app_url: str) -> None:
+    port = app_url.rsplit(":", 1)[1]
+    wire = Wire(f"http://localhost:{port}", HEADERS, timeout=5.0, keep=1)  # ::1 (if any) refuses, 127.0.0.1 answers
+    try:
+        status, _, body = await wire.request("GET", "/named")
+    finally:
+        await wire.close()
+    assert status == 200 and orjson.loads(body)["host"] == f"localhost:{port}"
