@@ -34,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"mean real latency; each request gets 0.5×–1.5× of it [default {d.latency_ms:g}]")
     p.add_argument("--memory-rows", type=int, nargs=2, metavar=("SMALL", "LARGE"),
                    help=f"rows of the two real runs for memory; LARGE is resumed [default {d.memory_rows}]")
+    p.add_argument("--sweep-modes", nargs="+", choices=("single", "batch"),
+                   help="latency sweep: only these rows [default: both]")
+    p.add_argument("--sweep-latencies-ms", nargs="+", type=float, metavar="MS",
+                   help=f"latency sweep: these real latencies [default {' '.join(f'{x:g}' for x in d.latencies_ms)}]")
+    p.add_argument("--sweep-answers", nargs="+", choices=("clean", "faults"),
+                   help="latency sweep: clean answers, injected faults or both [default: both]")
+    p.add_argument("--no-compare", action="store_true",
+                   help=f"latency sweep: skip the fixed --concurrency {d.compare_concurrency} cell beside each")
+    p.add_argument("--no-read-first", action="store_true",
+                   help="latency sweep: batch cells measure the writes alone (`bulkassoc run --no-read-first`)")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections (memory includes resume)")
     p.add_argument("--label", default="", help="a note printed with the machine line, e.g. what tree was measured")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every raw number as JSON")
@@ -58,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir=args.workdir if args.workdir is not None else base.workdir,
         only=frozenset(args.only) if args.only else base.only,
         label=args.label,
+        modes=tuple(args.sweep_modes) if args.sweep_modes else base.modes,
+        latencies_ms=tuple(args.sweep_latencies_ms) if args.sweep_latencies_ms else base.latencies_ms,
+        answers=tuple(args.sweep_answers) if args.sweep_answers else base.answers,
+        compare=base.compare and not args.no_compare,
+        batch_read_first=base.batch_read_first and not args.no_read_first,
     )
     report = run_all(options)
     print(report.markdown())

@@ -31,10 +31,12 @@ class Options:
     time_scale: float = 10.0
     batch_scale: float = 2.5
     batch_size: int = 100
-    # batch mode reads what exists before it writes (on by default since read-before-write landed); its
-    # reads are made chunk by chunk in the intake and bound the pace at long latencies: the cells measure
-    # the writes alone (`--no-read-first`) unless this is set
-    batch_read_first: bool = False
+    # batch mode reads what exists before it writes (its default since read-before-write landed): the
+    # cells run with it, as a user does; False measures the writes alone (`--no-read-first`)
+    batch_read_first: bool = True
+    modes: tuple[str, ...] = ("single", "batch")  # which rows of the sweep to run
+    answers: tuple[str, ...] = ("clean", "faults")
+    compare: bool = True  # False: skip the fixed `--concurrency` cell beside each
     batch_windows: int = 5
     compare_concurrency: int = 8
     fail_rate: float = 0.02  # 502/503/504/dropped, an equal mix

@@ -28,6 +28,7 @@ from ..ledger.store import Ledger, LedgerError
 from ..rows.reader import InputError, InvalidRow, Row, RowReader
 from ..sync.before import READ_CHUNK_ROWS, ReadFirst, record_split
 from ..sync.mirror import Mirror
+from .ahead import ReadAhead
 from .checks import bind_portal, carry_over_pace, read_account, save_pace
 from .config import RunConfig
 from .feed import FeedPlan, Item, UnitQueue, admit, chunk_size, dry_feed, feed
@@ -47,6 +48,7 @@ class _Run:
     def __init__(self, config: RunConfig, ledger: Ledger, reader: RowReader, rand: Callable[[], float],
                  version: str, watch: Watch | None = None) -> None:
         self.config = config
+        self.batched = config.mode == "batch"
         self.watch = watch or Watch(log=None, live=None, lines_every=None)
         self.ledger = ledger
         self.reader = reader
@@ -76,10 +78,6 @@ class _Run:
                              ) if config.mirror else None
         self.top_failures: list[Failure] = []
 
-    @property
-    def batched(self) -> bool:
-        return self.config.mode == "batch"
-
     # -- intake ---------------------------------------------------------------------------------
     def admit_chunk(self, chunk: list[Item]) -> list[Row]:
         if self.tally.rows == 0 and self.config.from_type is None and chunk_size(str(self.config.input)) > 1:
@@ -108,7 +106,7 @@ class _Run:
         if self.config.check:
             self.tally.would_send += len(vetted.ready)
             return []
-        return await self.read_before_write(vetted.ready)
+        return vetted.ready
 
     async def read_before_write(self, rows: list[Row]) -> list[Row]:
         """Rows already in HubSpot are recorded `present` (no write); the rest go on (`sync/before.py`)."""
@@ -263,8 +261,10 @@ class _Run:
             if self.read_first is not None and rows > 1:
                 rows = READ_CHUNK_ROWS  # whole batch reads: ≤ 1 read per 1,000 rows
             plan = FeedPlan(rows, self.workers, c.batch_size if self.batched else None, c.batch_linger)
-            feeder = loop.create_task(self.guarded(
-                feed(self.reader, self.admit_chunk, self.vet, self.queue, self.halt, plan, self.flush_keys)))
+            ahead = None if self.read_first is None else ReadAhead(  # reads of later chunks under way meanwhile
+                self.read_before_write, lambda: self.caller.limiter.rate.per_second, rows / (plan.batch_size or 1))
+            feeder = loop.create_task(self.guarded(feed(self.reader, self.admit_chunk, self.vet, self.queue,
+                                                        self.halt, plan, self.flush_keys, ahead)))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.workers)]
             await wind_down(feeder, workers, self.halt.event, self.caller.busy, c.grace)
             if not self.halt.is_set():

@@ -7,7 +7,10 @@ per 1,000 fromIds, through the paced caller), then:
 - a row whose pair already carries its type is `present`: recorded as succeeded, nothing sent;
 - every other row is written with the union of the pair's existing types and every type this run writes
   for the pair (rows of one pair in a chunk share one union; a pair whose rows are still in flight from an
-  earlier chunk lends them its union, so a later write cannot replace an earlier one);
+  earlier chunk lends them its union, so a later write cannot replace an earlier one; a pair whose last
+  row settled while a read was under way lends it to that read's chunk, whose read may not have seen the
+  write). Reads of several chunks may be under way at once (the intake reads ahead, engine/ahead.py):
+  each keeps its own record of what settled meanwhile, dropped when it is decided;
 - the ledger records, per row, whether this tool created it or found it present (`ledger/origins.py`).
 A chunk whose read fails for good is not written (a write could remove labels): its rows fail unsent with
 READ_FAILED, and a rerun tries them again.
@@ -15,8 +18,9 @@ READ_FAILED, and a rerun tries them again.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..hubspot.assoc_read import MAX_READ_IDS, ReadFailed
@@ -64,31 +68,44 @@ class ReadFirst:
         self.run_id = run_id
         self._unions: dict[Pair, set[TypeSpec]] = {}
         self._left: dict[Pair, int] = {}  # rows of the pair still to settle
-        self._reading = 0
-        self._recent: dict[Pair, set[TypeSpec]] = {}  # unions settled while a read was under way
+        self._reads: dict[int, dict[Pair, set[TypeSpec]]] = {}  # per read under way: unions settled since
+        self._next_read = 0
 
     async def split(self, rows: Sequence[Row]) -> Split:
+        """Read and decide one chunk. Several chunks may be split at once."""
         out = Split()
         groups: dict[tuple[str, str], list[Row]] = {}
         for row in rows:
             groups.setdefault((row.from_type, row.to_type), []).append(row)
         for (from_type, to_type), group in groups.items():
-            self._reading += 1
-            try:
-                existing = await read_existing(self.caller, from_type, to_type, (r.from_id for r in group))
-            except ReadFailed as exc:
-                why = self.caller.mask(f"could not read the existing associations before writing: {exc}")
-                out.unread.extend((row, why) for row in group)
-                continue
-            finally:
-                self._reading -= 1
-            self.decide(group, existing, out)
-            if not self._reading:
-                self._recent.clear()
+            with self.reading() as settled_since:
+                try:
+                    existing = await read_existing(self.caller, from_type, to_type, (r.from_id for r in group))
+                except ReadFailed as exc:
+                    why = self.caller.mask(f"could not read the existing associations before writing: {exc}")
+                    out.unread.extend((row, why) for row in group)
+                    continue
+                self.decide(group, existing, out, settled_since)
         return out
 
-    def decide(self, group: list[Row], existing: dict[str, dict[str, set[TypeSpec]]], out: Split) -> None:
-        """Decide the rows of one (fromType, toType) against what the read found (no I/O)."""
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[dict[Pair, set[TypeSpec]]]:
+        """A read under way, from before its request leaves until its chunk is decided: the unions of the
+        pairs whose last row settles meanwhile gather in the dict it yields (the read may have gone out
+        before those writes landed), for `decide` to lend them to its chunk. Dropped at the end."""
+        token, self._next_read = self._next_read, self._next_read + 1
+        since: dict[Pair, set[TypeSpec]] = {}
+        self._reads[token] = since
+        try:
+            yield since
+        finally:
+            del self._reads[token]
+
+    def decide(self, group: list[Row], existing: dict[str, dict[str, set[TypeSpec]]], out: Split,
+               settled_since: dict[Pair, set[TypeSpec]] | None = None) -> None:
+        """Decide the rows of one (fromType, toType) against what the read found (no I/O); `settled_since`
+        holds the unions of pairs settled since the read began (`reading`)."""
+        recent = settled_since or {}
         writes: dict[Pair, list[Row]] = {}
         for row in group:
             pair = pair_of(row)
@@ -109,7 +126,7 @@ class ReadFirst:
         for pair, pair_rows in writes.items():
             union = set(existing.get(pair[1], {}).get(pair[3], set()))
             union.update((_category(r, self.category), int(r.type)) for r in pair_rows)
-            union |= self._unions.get(pair, set()) | self._recent.get(pair, set())
+            union |= self._unions.get(pair, set()) | recent.get(pair, set())
             # kept even when it is the row's own type alone: a later chunk's read may not see this write
             # yet, and its write for the same pair must still carry this type (or it would replace it)
             self._unions[pair] = union
@@ -130,8 +147,8 @@ class ReadFirst:
             return
         del self._left[pair]
         union = self._unions.pop(pair)
-        if self._reading:
-            self._recent.setdefault(pair, set()).update(union)
+        for since in self._reads.values():  # reads under way may have gone out before this write landed
+            since.setdefault(pair, set()).update(union)
 
 
 def record_split(ledger: Ledger, split: Split) -> None:
