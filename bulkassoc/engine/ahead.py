@@ -31,10 +31,12 @@ _ALPHA = 0.2  # weight of one read's time in the smoothed one
 
 
 class ReadAhead:
-    """The chunks whose read is under way, oldest first. `submit` starts a chunk's read; `take` returns
-    the oldest chunk's rows to write once its read is done; `close` cancels what is left."""
+    """The chunks between the intake and the queue, oldest first: `submit` starts a chunk's read (waiting
+    while `depth` chunks are under way or read and not yet taken); `take` returns the oldest chunk's rows
+    to write once its read is done (None after `end`, when all are taken); `close` cancels what is left.
+    Without `read` (no read before write) a chunk is passed on as it is, one at a time."""
 
-    def __init__(self, read: Callable[[list[Row]], Awaitable[list[Row]]], pace: Callable[[], float],
+    def __init__(self, read: Callable[[list[Row]], Awaitable[list[Row]]] | None, pace: Callable[[], float],
                  units_per_chunk: float, *, cap: int = AHEAD_CAP) -> None:
         self._read = read
         self._pace = pace  # requests per second the pacer allows now
@@ -42,34 +44,50 @@ class ReadAhead:
         self._cap = cap
         self._seconds: float | None = None  # smoothed time of one chunk's read
         self._tasks: deque[asyncio.Future[list[Row]]] = deque()
-        self.peak = 0  # the most chunks ever read at once
+        self._ended = False
+        self._changed: asyncio.Future[None] | None = None  # resolved when a chunk comes or goes
+        self.peak = 0  # the most chunks ever under way or waiting to be taken at once
 
     @property
     def depth(self) -> int:
-        """Chunks to keep under way now."""
+        """Chunks to keep under way (or read, waiting to be taken) now."""
+        if self._read is None:
+            return 1
         if self._seconds is None:
             return min(self._cap, AHEAD_START)
         need = self._pace() * self._seconds * HEADROOM / self._units
         return max(1, min(self._cap, math.ceil(need) + 1 if math.isfinite(need) else self._cap))
 
-    @property
-    def full(self) -> bool:
-        return len(self._tasks) >= self.depth
-
-    @property
-    def oldest(self) -> asyncio.Future[list[Row]] | None:
-        return self._tasks[0] if self._tasks else None
-
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def submit(self, rows: list[Row]) -> None:
-        self._tasks.append(asyncio.ensure_future(self._timed(rows)))
+    async def submit(self, rows: list[Row]) -> None:
+        while len(self._tasks) >= self.depth:
+            await self._change()
+        if self._read is None:
+            done: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
+            done.set_result(rows)
+            self._tasks.append(done)
+        else:
+            self._tasks.append(asyncio.ensure_future(self._timed(self._read, rows)))
         self.peak = max(self.peak, len(self._tasks))
+        self._changes()
 
-    async def take(self) -> list[Row]:
+    def end(self) -> None:
+        """No more chunks: `take` returns None once every chunk is taken."""
+        self._ended = True
+        self._changes()
+
+    async def take(self) -> list[Row] | None:
         """The oldest chunk's rows to write (waits for its read); its errors (Halted, ...) are raised here."""
-        return await self._tasks.popleft()
+        while not self._tasks:
+            if self._ended:
+                return None
+            await self._change()
+        rows = await self._tasks[0]  # counted until taken: a chunk read but not yet queued holds its place
+        self._tasks.popleft()
+        self._changes()
+        return rows
 
     async def close(self) -> None:
         """Cancel the reads still under way (a halt, an error): their rows stay pending for the rerun."""
@@ -79,10 +97,19 @@ class ReadAhead:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _timed(self, rows: list[Row]) -> list[Row]:
+    async def _change(self) -> None:
+        if self._changed is None or self._changed.done():
+            self._changed = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._changed)
+
+    def _changes(self) -> None:
+        if self._changed is not None and not self._changed.done():
+            self._changed.set_result(None)
+
+    async def _timed(self, read: Callable[[list[Row]], Awaitable[list[Row]]], rows: list[Row]) -> list[Row]:
         loop = asyncio.get_running_loop()
         began = loop.time()
-        out = await self._read(rows)
+        out = await read(rows)
         seconds = loop.time() - began
         previous = self._seconds
         self._seconds = seconds if previous is None else previous + _ALPHA * (seconds - previous)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..hubspot.halt import Halt
 from ..ledger.store import Key, Ledger, line_key
@@ -68,14 +68,64 @@ async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]
                ahead: ReadAhead | None = None) -> None:
     """Read, admit, vet and queue units: one row each, or per-pair batches in batch mode. `vet` may hold
     rows back (lookups gathering into full requests); `flush` returns them at the end of the input. With
-    `ahead`, each chunk's read before write is started as soon as the chunk is vetted, and several are
-    under way while earlier chunks' rows are queued (engine/ahead.py); rows are queued in input order."""
-    loop = asyncio.get_running_loop()
-    pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, plan.chunk_rows)
-    batcher = Batcher(plan.batch_size, plan.linger) if plan.batch_size is not None else None
-    next_chunk: asyncio.Future[list[Item]] | None = asyncio.ensure_future(pump.next())
+    `ahead` reading first, each chunk's read before write starts as soon as the chunk is vetted, and several
+    are under way while earlier chunks' rows wait for room in the queue (engine/ahead.py). Rows are queued
+    in input order."""
+    stage = ahead if ahead is not None else ReadAhead(None, lambda: 0.0, 1)
+    tasks = [asyncio.ensure_future(_intake(reader, admit_chunk, vet, halt, plan, flush, stage)),
+             asyncio.ensure_future(_place(stage, queue, halt, plan))]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done():
+                task.result()  # an error (Halted, LedgerError, InputError) ends the feed
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await stage.close()
+    for _ in range(plan.workers):
+        await queue.put(None)
 
-    async def place(rows: list[Row]) -> None:
+
+async def _intake(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]],
+                  vet: Callable[[list[Row]], Awaitable[list[Row]]], halt: Halt, plan: FeedPlan,
+                  flush: Callable[[], Awaitable[list[Row]]] | None, stage: ReadAhead) -> None:
+    """Chunks → admitted → vetted → `stage` (which starts their reads and holds back while it is full)."""
+    pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, plan.chunk_rows)
+    try:
+        while not halt.is_set():
+            chunk = await pump.next()
+            if not chunk:
+                if flush is not None and not halt.is_set() and (held := await flush()):
+                    await stage.submit(held)  # the rows vet held back
+                break
+            if rows := await vet(await _admitted(chunk, admit_chunk)):
+                await stage.submit(rows)
+        stage.end()
+    finally:
+        pump.stop()
+
+
+async def _place(stage: ReadAhead, queue: asyncio.Queue[list[Row] | None], halt: Halt, plan: FeedPlan) -> None:
+    """`stage`'s chunks, in input order → units in the bounded queue."""
+    loop = asyncio.get_running_loop()
+    batcher = Batcher(plan.batch_size, plan.linger) if plan.batch_size is not None else None
+    while not halt.is_set():
+        following = asyncio.ensure_future(stage.take())
+        try:
+            while batcher is not None and len(batcher) and not following.done():
+                # a slow trickle (stdin): send partial batches that waited long enough, but only to a
+                # worker with nothing else to do; under load batches wait to be filled
+                await asyncio.wait([following], timeout=batcher.linger)
+                if queue.empty():
+                    for unit in batcher.due(loop.time()):
+                        await queue.put(unit)
+            rows = await following
+        finally:
+            following.cancel()
+        if rows is None:
+            break
         for row in rows:
             if halt.is_set():
                 return
@@ -83,51 +133,9 @@ async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]
                 await queue.put([row])
             elif (full := batcher.add(row, loop.time())) is not None:
                 await queue.put(full)
-
-    async def pass_on(rows: list[Row]) -> None:
-        if ahead is None:
-            await place(rows)
-        elif rows:
-            ahead.submit(rows)
-
-    try:
-        while not halt.is_set():
-            oldest = ahead.oldest if ahead is not None else None
-            if ahead is not None and oldest is not None and (oldest.done() or ahead.full or next_chunk is None):
-                await place(await ahead.take())  # in input order; the reads after it stay under way
-                continue
-            if next_chunk is None:
-                break
-            if (batcher is not None and len(batcher)) or oldest is not None:
-                # a slow trickle (stdin): send partial batches that waited long enough, but only to a
-                # worker with nothing else to do; under load batches wait to be filled
-                waits: list[asyncio.Future[Any]] = [next_chunk] if oldest is None else [next_chunk, oldest]
-                await asyncio.wait(waits, timeout=plan.linger if batcher is not None and len(batcher) else None,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                if batcher is not None and queue.empty():
-                    for unit in batcher.due(loop.time()):
-                        await queue.put(unit)
-                if not next_chunk.done():
-                    continue
-            chunk = await next_chunk
-            if not chunk:
-                next_chunk = None
-                if flush is not None and not halt.is_set():
-                    await pass_on(await flush())  # the rows vet held back
-                continue
-            next_chunk = asyncio.ensure_future(pump.next())
-            await pass_on(await vet(await _admitted(chunk, admit_chunk)))
-        if batcher is not None and not halt.is_set():
-            for rest in batcher.drain():
-                await queue.put(rest)
-    finally:
-        if next_chunk is not None:
-            next_chunk.cancel()
-        pump.stop()
-        if ahead is not None:
-            await ahead.close()
-    for _ in range(plan.workers):
-        await queue.put(None)
+    if batcher is not None and not halt.is_set():
+        for rest in batcher.drain():
+            await queue.put(rest)
 
 
 async def _admitted(chunk: list[Item], admit_chunk: Callable[[list[Item]], list[Row]]) -> list[Row]:
