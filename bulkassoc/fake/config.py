@@ -26,6 +26,7 @@ class FakeConfig:
     fail_rate: float = 0.0  # fraction answered 502/503/504 or dropped, an equal mix
     lock_rate: float = 0.0  # fraction answered 423 Locked
     latency_ms: float = 0.0  # mean added latency; each request waits uniformly 0.5×–1.5× this
+    read_latency_ms: float = 0.0  # added to every v4 batch read of associations (HubSpot's reads are slow)
     seed: int = 0  # faults and latency are a function of the seed and the request's arrival number
     rate_headers: bool = True  # send X-HubSpot-RateLimit-*
     retry_after: bool = False  # send Retry-After (whole seconds) on 429

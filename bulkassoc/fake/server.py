@@ -61,6 +61,7 @@ class FakeHubSpot:
         self.config = config
         # time.monotonic is what asyncio's default loop.time() reads; tests inject a fake clock.
         self._clock = clock or time.monotonic
+        self._read_delay = config.read_latency_ms / 1000.0
         self.portal = Portal(config)
         self.stats = self.portal.stats
         self.url = ""
@@ -147,19 +148,36 @@ class FakeHubSpot:
             try:
                 self._check_auth(request, call)
                 self._check_limits(call)
-                if call.latency:
-                    await asyncio.sleep(call.latency)
-                self._check_faults(call)
-                body = await inner(request, call)
+                if request.path.startswith("/crm/v4/associations/") and request.path.endswith("/batch/read"):
+                    # a read answers with the portal as it was when the read arrived: a write landing
+                    # while the answer is on its way is not in it
+                    early: Reply | None = None
+                    try:
+                        body = await inner(request, call)
+                    except Reply as reply:  # a 207 (some fromIds hold nothing) is an answer too
+                        early = reply
+                    await asyncio.sleep(call.latency + self._read_delay)
+                    self._check_faults(call)
+                    if early is not None:
+                        raise early
+                else:
+                    if call.latency:
+                        await asyncio.sleep(call.latency)
+                    self._check_faults(call)
+                    body = await inner(request, call)
             except Reply as reply:
                 if reply.status == DROP:
                     return self._drop(request)
-                return self._respond(call, reply.status, reply.body, reply.retry_after)
+                return self._answered(request, call, self._respond(call, reply.status, reply.body, reply.retry_after))
             finally:
                 stats.in_flight -= 1
-            return self._respond(call, 200, body)
+            return self._answered(request, call, self._respond(call, 200, body))
 
         return handle
+
+    def _answered(self, request: web.Request, call: Call, response: web.Response) -> web.Response:
+        self.stats.spans.append((request.path, call.now, self._clock()))
+        return response
 
     def _arrive(self, request: web.Request) -> Call:
         now = self._clock()

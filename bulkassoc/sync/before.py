@@ -18,6 +18,7 @@ READ_FAILED, and a rerun tries them again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,7 @@ from .existing import TypeSpec, norm, read_existing
 
 __all__ = ["PRESENT", "READ_CHUNK_ROWS", "Pair", "ReadFirst", "Split", "pair_of", "record_split"]
 
+DECIDE_SLICE = 256  # rows decided between two turns of the event loop
 READ_CHUNK_ROWS = 2 * MAX_READ_IDS  # rows per chunk when reading first: whole batch reads
 PRESENT = Outcome(Kind.SUCCESS, None, "", "already present: nothing sent")
 
@@ -72,21 +74,37 @@ class ReadFirst:
         self._next_read = 0
 
     async def split(self, rows: Sequence[Row]) -> Split:
-        """Read and decide one chunk. Several chunks may be split at once."""
-        out = Split()
+        """Read and decide one chunk, its (fromType, toType) groups side by side. Several chunks may be
+        split at once."""
         groups: dict[tuple[str, str], list[Row]] = {}
         for row in rows:
             groups.setdefault((row.from_type, row.to_type), []).append(row)
-        for (from_type, to_type), group in groups.items():
-            with self.reading() as settled_since:
-                try:
-                    existing = await read_existing(self.caller, from_type, to_type, (r.from_id for r in group))
-                except ReadFailed as exc:
-                    why = self.caller.mask(f"could not read the existing associations before writing: {exc}")
-                    out.unread.extend((row, why) for row in group)
-                    continue
-                self.decide(group, existing, out, settled_since)
+        parts = [Split() for _ in groups]
+        done = await asyncio.gather(*(self._split_group(types, group, part)
+                                      for (types, group), part in zip(groups.items(), parts, strict=True)),
+                                    return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        out = Split()
+        for part in parts:  # in the groups' order, whichever read came back first
+            out.write += part.write
+            out.present += part.present
+            out.unread += part.unread
+            out.origins += part.origins
         return out
+
+    async def _split_group(self, types: tuple[str, str], group: list[Row], out: Split) -> None:
+        with self.reading() as settled_since:
+            try:
+                existing = await read_existing(self.caller, types[0], types[1], (r.from_id for r in group))
+            except ReadFailed as exc:
+                why = self.caller.mask(f"could not read the existing associations before writing: {exc}")
+                out.unread.extend((row, why) for row in group)
+                return
+            for piece in _slices(group):  # tens of ms a chunk: let the pacer's starts go meanwhile
+                self.decide(piece, existing, out, settled_since)
+                await asyncio.sleep(0)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[dict[Pair, set[TypeSpec]]]:
@@ -149,6 +167,21 @@ class ReadFirst:
         union = self._unions.pop(pair)
         for since in self._reads.values():  # reads under way may have gone out before this write landed
             since.setdefault(pair, set()).update(union)
+
+
+def _slices(group: list[Row]) -> Iterator[list[Row]]:
+    """The rows in slices of about DECIDE_SLICE, every pair's rows in one slice (one union per pair)."""
+    by_pair: dict[Pair, list[Row]] = {}
+    for row in group:
+        by_pair.setdefault(pair_of(row), []).append(row)
+    piece: list[Row] = []
+    for rows in by_pair.values():
+        piece += rows
+        if len(piece) >= DECIDE_SLICE:
+            yield piece
+            piece = []
+    if piece:
+        yield piece
 
 
 def record_split(ledger: Ledger, split: Split) -> None:
