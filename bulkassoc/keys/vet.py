@@ -10,7 +10,6 @@ chunks, so that the lookups of a file go out in full requests of 100 values.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
@@ -26,7 +25,6 @@ Unsent = tuple[Row, str, str]
 """A row failed without a request: (row, category, message)."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-YIELD_EVERY = 256  # rows vetted between two turns of the event loop
 HOLD_MAX = 20_000  # rows held back for their lookups at most, before the values are looked up anyway
 
 
@@ -101,9 +99,7 @@ class KeyVet:
         (returned by a later call) until a full request of 100 values per (objectType, property) has
         gathered, so that values spread over many chunks of a file share requests; `final` releases all."""
         failed: list[Unsent] = []
-        for n, row in enumerate(rows, 1):
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a chunk's rows take tens of ms: let the pacer's starts go meanwhile
+        for row in rows:
             found, why = await self._type(row)
             if why:
                 failed.append((row, "UNKNOWN_ASSOCIATION_TYPE", why))
