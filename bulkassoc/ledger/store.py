@@ -209,8 +209,11 @@ class Ledger:
                 try:
                     self._flush(conn)
                     if summary_json is not None and self.run_id:
-                        conn.execute("UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
-                                     (time.time(), summary_json, self.run_id))
+                        try:
+                            conn.execute("UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
+                                         (time.time(), summary_json, self.run_id))
+                        except sqlite3.Error as exc:  # a full disk: one clear line, not a traceback
+                            raise LedgerError(f"cannot write to the ledger {self.path}: {exc}") from None
                 finally:
                     conn.close()
         finally:

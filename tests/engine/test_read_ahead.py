@@ -36,11 +36,11 @@ def chunk_rows(k: int, batch: int) -> list[Key]:
     in chunk 0 and chunk 2, each time with another type."""
     deals = [deal(1000 * k + 10 + i, 9, DEFAULT) for i in range(batch - 1)]
     if k == 0:
-        deals = [deal(1, 1, DEFAULT), deal(2, 2, DEFAULT)] + deals[:-1]
+        deals = [deal(1, 1, DEFAULT), deal(2, 2, DEFAULT), *deals[:-1]]
     elif k == 1:
-        deals = [deal(1, 1, "1")] + deals
+        deals = [deal(1, 1, "1"), *deals]
     elif k == 2:
-        deals = [deal(2, 2, "3")] + deals
+        deals = [deal(2, 2, "3"), *deals]
     contacts = [contact(100_000 * (k + 1) + i // 2, 900_000 + i) for i in range(READ_CHUNK_ROWS - len(deals))]
     return deals + contacts
 
