@@ -152,6 +152,12 @@ class RunConfig:
         return self.mirror or self.mode == "batch" or self.api != "v3"
 
     @property
+    def skip_settled(self) -> bool:
+        """Chunks the ledger holds as settled are skipped whole (`ledger/settled.py`); not where admission sends
+        or needs done rows (--resend, --mirror), nor for a pipe (a row per chunk, nothing to gain)."""
+        return not (self.resend or self.mirror or str(self.input) == "-")
+
+    @property
     def scratch(self) -> bool:
         """A dry run and a check work on a scratch copy of the ledger: the real one is never touched."""
         return self.dry_run or self.check

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..hubspot.halt import Halt
+from ..ledger.settled import chunk_digest
 from ..ledger.store import Key, Ledger, line_key
 from ..rows.bounded import FIELD_MAX, bound, bound_field
 from ..rows.pump import ChunkPump
@@ -53,11 +54,17 @@ class FeedPlan:
     linger: float = 0.5  # batch mode: seconds a partial batch waits for more rows
 
 
-def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: bool, resend: bool) -> list[Row]:
-    """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`."""
+def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: bool, resend: bool,
+          fast: bool = False) -> list[Row]:
+    """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`. With `fast`, a
+    chunk the ledger holds as settled is counted as recorded and nothing of it is sent (`ledger/settled.py`)."""
     items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, bound(it.reason))
              for it in chunk]
-    adm = ledger.admit(items, retry_failed, resend)
+    digest = chunk_digest(items) if fast else None
+    if digest is not None and (hit := ledger.settled(digest)) is not None:
+        tally.add_settled(*hit)
+        return []
+    adm = ledger.admit(items, retry_failed, resend, digest)
     tally.add(adm, len(chunk))
     return [chunk[i] for i in adm.to_send]  # type: ignore[misc]  # the ledger admits only valid rows
 

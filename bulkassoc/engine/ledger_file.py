@@ -33,7 +33,8 @@ def no_from_type(name: str, invalid: Sequence[InvalidRow] | None = None, rows: i
 
 
 def open_ledger(config: RunConfig) -> Ledger:
-    ledger = Ledger(scratch_copy(config.ledger_path) if config.scratch else config.ledger_path)
+    ledger = Ledger(scratch_copy(config.ledger_path) if config.scratch else config.ledger_path,
+                    settle=config.skip_settled and not config.scratch)
     try:
         ledger.open(str(config.input))
     except BaseException:

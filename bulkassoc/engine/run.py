@@ -80,9 +80,10 @@ class _Run:
 
     # -- intake ---------------------------------------------------------------------------------
     def admit_chunk(self, chunk: list[Item]) -> list[Row]:
-        if self.tally.rows == 0 and self.config.from_type is None and chunk_size(str(self.config.input)) > 1:
+        c = self.config
+        if self.tally.rows == 0 and c.from_type is None and chunk_size(str(c.input)) > 1:
             no_from_type(self.reader.name, [it for it in chunk if isinstance(it, InvalidRow)], len(chunk))
-        return admit(self.ledger, self.tally, chunk, retry_failed=self.config.retry_failed, resend=self.config.resend)
+        return admit(self.ledger, self.tally, chunk, retry_failed=c.retry_failed, resend=c.resend, fast=c.skip_settled)
 
     async def flush_keys(self) -> list[Row]:  # at the end of the input: the rows `keys/` held back
         return await self.vet([], final=True)
@@ -207,8 +208,7 @@ class _Run:
                 self.halt.stop("ledger", f"{exc}; rows not recorded will be sent again on the rerun")
                 return
             t = self.tally
-            snap = Snapshot(t.succeeded, t.failed, t.succeeded + t.failed + t.already_done + t.invalid + t.duplicates
-                            + t.skipped_failed, self.caller.count("write").requests, total)
+            snap = Snapshot(t.succeeded, t.failed, t.accounted, self.caller.count("write").requests, total)
             if self.watch.tick(loop.time(), snap, limiter.rate, self.caller.pacer.advertised):
                 self.watch.save_timeline(self.ledger.conn)
 

@@ -26,6 +26,11 @@ class RunTally:
     unresolved: int = 0  # failed unsent: a keyed fromId / toId matched no record
     would_send: int = 0  # `check`: rows that passed every check and would be sent
 
+    @property
+    def accounted(self) -> int:
+        """Rows whose fate is known: settled, skipped, or refused."""
+        return self.succeeded + self.failed + self.already_done + self.invalid + self.duplicates + self.skipped_failed
+
     def add(self, adm: Admission, rows: int) -> None:
         self.rows += rows
         self.invalid += adm.invalid
@@ -33,3 +38,9 @@ class RunTally:
         self.already_done += adm.already_done
         self.skipped_failed += adm.skipped_failed
         self.admitted += len(adm.to_send)
+
+    def add_settled(self, rows: int, duplicates: int) -> None:
+        """A chunk settled before: its rows are duplicates (as recorded) or already done."""
+        self.rows += rows
+        self.duplicates += duplicates
+        self.already_done += rows - duplicates

@@ -62,6 +62,7 @@ class Admission:
     duplicates: int = 0
     already_done: int = 0
     skipped_failed: int = 0
+    clean: bool = True  # no invalid row, no failed row skipped, no duplicate of a row in flight (ledger/settled.py)
 
 
 def admit(conn: sqlite3.Connection, keys_and_lines: Sequence[tuple[Key, int, str | None]], *, retry_failed: bool,
@@ -98,6 +99,8 @@ def admit(conn: sqlite3.Connection, keys_and_lines: Sequence[tuple[Key, int, str
             continue
         if first[key] != i or key in seen:
             adm.duplicates += 1
+            # a key of an earlier chunk: settled only once the ledger holds it as succeeded
+            adm.clean &= key not in seen or status[key] == "succeeded"
             continue
         state = status[key]
         if state is None:
@@ -111,6 +114,7 @@ def admit(conn: sqlite3.Connection, keys_and_lines: Sequence[tuple[Key, int, str
         else:
             again.append((line, *key))
         adm.to_send.append(i)
+    adm.clean &= not adm.invalid and not adm.skipped_failed
     conn.executemany(_INSERT_PENDING, new)
     conn.executemany(_SET_LINE, again)
     conn.executemany(_ADMIT_INVALID, invalid)

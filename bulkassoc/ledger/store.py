@@ -23,7 +23,10 @@ from pathlib import Path
 from ..hubspot.outcomes import Kind, Outcome
 from ..rows.bounded import bound
 from .admission import SEEN_TABLE, Admission, Key, admit
+from .errors import LedgerBusyError, LedgerError
+from .lock import FileLock
 from .origins import ensure_sync_schema
+from .settled import Settling, ensure_settled_schema, find_settled, record_settled
 
 __all__ = [
     "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "is_line_key", "line_key",
@@ -71,57 +74,6 @@ WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type = ?
 """
 
 
-class LedgerError(Exception):
-    """The ledger cannot be used (corrupt, not a ledger, unwritable). One line, exit 2."""
-
-
-class LedgerBusyError(LedgerError):
-    """Another live run holds this ledger."""
-
-
-class _FileLock:
-    """An advisory lock on `<ledger>.lock`, released by the OS when the process dies (even kill -9)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no advisory lock, run unguarded
-            return
-        try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise LedgerError(f"cannot create the lock file {self._path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise LedgerBusyError(
-                f"the ledger {self._path.with_suffix('')} is in use by another running bulkassoc; "
-                "wait for it to finish, or pass --ledger PATH for a separate ledger"
-            ) from None
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(self._path))
-        except OSError:
-            same = False
-        if not same:  # the holder removed the file as we locked it: lock the new one
-            os.close(fd)
-            self.acquire()
-            return
-        self._fd = fd
-
-    def release(self) -> None:
-        """Remove the lock file while still holding it (a clean exit leaves no `.lock` behind), then unlock."""
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self._path)
-            os.close(self._fd)
-            self._fd = None
-
-
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open a ledger file, checking that it is one (or is new and empty)."""
     try:
@@ -144,12 +96,14 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 class Ledger:
     """The write side, owned by one run at a time."""
 
-    def __init__(self, path: Path, *, flush_every: int = FLUSH_EVERY) -> None:
+    def __init__(self, path: Path, *, flush_every: int = FLUSH_EVERY, settle: bool = False) -> None:
+        """`settle`: record chunks whose rows all succeeded in this run (`ledger/settled.py`)."""
         self.path = path
         # lock the file itself, however it is reached (a symlink, a relative path)
         real = Path(os.path.realpath(path))
-        self._lock = _FileLock(real.with_name(real.name + ".lock"))
+        self._lock = FileLock(real.with_name(real.name + ".lock"))
         self._flush_every = flush_every
+        self._settling = Settling() if settle else None
         self._pending: list[tuple[object, ...]] = []
         self._conn: sqlite3.Connection | None = None
         self.run_id = 0
@@ -165,6 +119,7 @@ class Ledger:
             with self._sqlite_errors():
                 self._init_schema(conn)
                 ensure_sync_schema(conn)  # origin columns and deletions (ledgers written before gain them)
+                ensure_settled_schema(conn)
                 cur = conn.execute("INSERT INTO runs (started_at, input) VALUES (?, ?)", (time.time(), input_name))
                 # this run's keys, for duplicates: a temporary table lives on disk and dies with the connection
                 conn.execute("PRAGMA temp_store=FILE")
@@ -244,18 +199,29 @@ class Ledger:
 
     # -- admission: dedup and resume, one transaction per chunk (ledger/admission.py) ------------
     def admit(self, keys_and_lines: Sequence[tuple[Key, int, str | None]], retry_failed: bool,
-              resend: bool = False) -> Admission:
-        """Classify a chunk. Each item is (key, line, invalid_reason or None); see `admission.admit`."""
+              resend: bool = False, digest: bytes | None = None) -> Admission:
+        """Classify a chunk. Each item is (key, line, invalid_reason or None); see `admission.admit`. With
+        the chunk's `digest`, a clean chunk is recorded as settled now (nothing to send) or once its rows are."""
         conn = self.conn
         try:
             conn.execute("BEGIN")
             adm = admit(conn, keys_and_lines, retry_failed=retry_failed, resend=resend)
+            if digest is not None and adm.clean and not adm.to_send:
+                record_settled(conn, [(digest, len(keys_and_lines), adm.duplicates)])
+            elif digest is not None and adm.clean and self._settling is not None:
+                self._settling.track(digest, len(keys_and_lines), adm.duplicates,
+                                     [keys_and_lines[i][0] for i in adm.to_send])
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise LedgerError(f"ledger {self.path}: {exc}") from None
         return adm
+
+    def settled(self, digest: bytes) -> tuple[int, int] | None:
+        """(rows, duplicates) of a chunk settled before, or None (`ledger/settled.py`)."""
+        with self._sqlite_errors():
+            return find_settled(self.conn, digest)
 
     # -- outcomes ----------------------------------------------------------------------------
     def fail_unsent(self, key: Key, category: str, message: str) -> None:
@@ -274,6 +240,8 @@ class Ledger:
             time.time(),
             *key,
         ))
+        if self._settling is not None:
+            self._settling.settled(key, succeeded)
         if len(self._pending) >= self._flush_every:
             self.flush()
 
@@ -294,17 +262,21 @@ class Ledger:
         self._flush(self.conn)
 
     def _flush(self, conn: sqlite3.Connection) -> None:
-        if not self._pending:
+        settled = [] if self._settling is None else self._settling.take()
+        if not self._pending and not settled:
             return
         batch, self._pending = self._pending, []
-        try:
+        try:  # a chunk's digest commits with (or after) the last of its rows' outcomes
             conn.execute("BEGIN")
             conn.executemany(_RECORD, batch)
+            record_settled(conn, settled)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self._pending = batch + self._pending
+            if self._settling is not None:
+                self._settling.done[:0] = settled
             raise LedgerError(f"cannot write to the ledger {self.path}: {exc}") from None
 
 

@@ -1,0 +1,136 @@
+"""Settled chunks: a rerun over rows already done skips a whole chunk with one lookup instead of one per row.
+
+Why. The reader's chunks of the same file are the same every time. Admitting a done row costs a probe of
+the ledger's five-text-column primary key and an insert into the run's seen keys, both at random B-tree
+pages in a file exported in no particular order: 20–40 µs a row on a 1M-row ledger, against 2.6 µs to
+read it. A digest per chunk makes a done chunk cost one probe per 2,048 rows.
+
+What. `chunk_digest` is blake2b-128 over the chunk as admission sees it: each row's key, line and, for an
+invalid row, its reason, so anything that changes a key (--from-type, --column, the format) changes the
+digest. `settled_chunks(digest, rows, duplicates)` holds the chunks of which every row was settled in a
+state a rerun skips: every valid row recorded as succeeded, no invalid row, no failure. A hit counts the
+chunk as the recorded `duplicates` plus `rows - duplicates` already done, and sends nothing.
+
+When a digest is recorded (by the write side, `store.Ledger`):
+- (a) admission found nothing to send in a clean chunk: in the admission's own transaction;
+- (b) a clean chunk whose sent rows have all been recorded as succeeded (`Settling`): in the same
+  transaction as the last of those outcomes, so a kill -9 keeps both or neither. A rerun after a kill
+  skips what was settled before it.
+"Clean": no invalid row, no failed row skipped (--no-retry-failed), and every duplicate of a key from an
+earlier chunk refers to a row the ledger already holds as succeeded (not one still in flight).
+
+Safety: a digest never skips a row that admission row by row would send. It stands only while every one
+of its rows is succeeded: triggers on `assoc` clear the whole table when any row leaves 'succeeded' (undo,
+a mirror's delete, a failure after --resend, an invalid upsert) or is deleted, whoever does it (an older
+bulkassoc too: the triggers live in the file). The run bypasses digests where admission differs: --resend
+(sends done rows), --mirror, and a pipe (one-row chunks, nothing to gain). --retry-failed, read-first,
+keyed IDs and --refresh-ids do not matter: a chunk of succeeded rows is admitted the same with all of them.
+
+What differs: the rows of a skipped chunk are not marked seen. A key of a skipped chunk that repeats in a
+chunk admitted row by row counts there as already done, not as a duplicate (and a recorded count may name
+as duplicates rows whose first occurrence an edit has since removed). Totals and what is sent are the
+same; only that split can differ when some chunks of a file are skipped and others are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+__all__ = ["Settled", "Settling", "chunk_digest", "ensure_settled_schema", "find_settled", "record_settled"]
+
+Key = tuple[str, str, str, str, str]
+Settled = tuple[bytes, int, int]  # digest, rows, duplicates
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS settled_chunks (
+    digest BLOB PRIMARY KEY, rows INTEGER NOT NULL, duplicates INTEGER NOT NULL
+) WITHOUT ROWID"""
+_KEY_CHANGED = ("NEW.from_type IS NOT OLD.from_type OR NEW.from_id IS NOT OLD.from_id OR NEW.to_type IS NOT "
+                "OLD.to_type OR NEW.to_id IS NOT OLD.to_id OR NEW.type IS NOT OLD.type")
+_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS settled_chunks_unsettled AFTER UPDATE OF status, from_type, from_id, to_type, "
+    f"to_id, type ON assoc WHEN OLD.status = 'succeeded' AND (NEW.status IS NOT 'succeeded' OR {_KEY_CHANGED}) "
+    "BEGIN DELETE FROM settled_chunks; END",
+    "CREATE TRIGGER IF NOT EXISTS settled_chunks_deleted AFTER DELETE ON assoc WHEN OLD.status = 'succeeded' "
+    "BEGIN DELETE FROM settled_chunks; END",
+)
+_NAMES = ("settled_chunks", "settled_chunks_unsettled", "settled_chunks_deleted")
+_RECORD = "INSERT OR REPLACE INTO settled_chunks VALUES (?, ?, ?)"
+
+
+def ensure_settled_schema(conn: sqlite3.Connection) -> None:
+    """Add the table and its triggers to a ledger that lacks them (idempotent; ledgers written before gain them)."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)", _NAMES)}
+    if have == set(_NAMES):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_TABLE)
+        for trigger in _TRIGGERS:
+            conn.execute(trigger)
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def chunk_digest(items: Sequence[tuple[Key, int, str | None]]) -> bytes:
+    """The digest of a chunk as admission sees it: (key, line, invalid reason or None) per row."""
+    return hashlib.blake2b(orjson.dumps(items), digest_size=16).digest()
+
+
+def find_settled(conn: sqlite3.Connection, digest: bytes) -> tuple[int, int] | None:
+    """(rows, duplicates) of a settled chunk, or None."""
+    row = conn.execute("SELECT rows, duplicates FROM settled_chunks WHERE digest = ?", (digest,)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def record_settled(conn: sqlite3.Connection, settled: Sequence[Settled]) -> None:
+    """Within the caller's transaction."""
+    conn.executemany(_RECORD, settled)
+
+
+@dataclass(slots=True)
+class _Open:
+    digest: bytes
+    rows: int
+    duplicates: int
+    outstanding: int
+    spoiled: bool = False
+
+
+class Settling:
+    """Chunks whose rows are still in flight: each settles when its last sent row is recorded as succeeded,
+    and is dropped for good when one fails (a rerun admits it row by row). Holds only the keys in flight."""
+
+    def __init__(self) -> None:
+        self._of: dict[Key, _Open] = {}
+        self.done: list[Settled] = []  # settled since the last flush, written with it
+
+    def track(self, digest: bytes, rows: int, duplicates: int, sent: Sequence[Key]) -> None:
+        chunk = _Open(digest, rows, duplicates, len(sent))
+        for key in sent:
+            other = self._of.get(key)
+            if other is not None:  # sent twice in one run: cannot happen (seen keys); be safe anyway
+                other.spoiled = chunk.spoiled = True
+            self._of[key] = chunk
+
+    def settled(self, key: Key, succeeded: bool) -> None:
+        chunk = self._of.pop(key, None)
+        if chunk is None:
+            return
+        chunk.spoiled |= not succeeded
+        chunk.outstanding -= 1
+        if chunk.outstanding == 0 and not chunk.spoiled:
+            self.done.append((chunk.digest, chunk.rows, chunk.duplicates))
+
+    def take(self) -> list[Settled]:
+        done, self.done = self.done, []
+        return done
