@@ -178,6 +178,8 @@ KILL_POINTS = [
     pytest.param("INSERT OR IGNORE INTO assoc", 700, id="mid-admission-transaction"),
     pytest.param("UPDATE assoc SET status", 300, id="mid-outcome-flush-transaction"),
     pytest.param("^COMMIT", 4, id="at-a-commit"),
+    # a chunk's digest is written in the transaction of its last outcomes: both or neither survive
+    pytest.param("INSERT OR REPLACE INTO settled_chunks", 1, id="mid-settled-chunk-flush"),
     pytest.param("UPDATE runs SET finished_at", 1, id="at-the-final-summary"),
     # was a bug: a kill between CREATE TABLE and PRAGMA application_id left a file every rerun refused
     pytest.param("CREATE TABLE IF NOT EXISTS runs", 1, id="mid-ledger-creation"),
