@@ -5,11 +5,14 @@ large file; peak RSS is the client process's own `ru_maxrss`, from `os.wait4`.
 
 Resume: the large run leaves a ledger in which every row succeeded — built by that real run, not by
 writing the ledger directly — and the same command is run again against a fresh fake. It must send no
-association request, and skips rows at rows ÷ the run's `elapsed_s`.
+association request, and skips rows at rows ÷ the run's `elapsed_s`: first with the settled-chunk digests
+the real run recorded (a done chunk of 2,048 rows costs one lookup), then without them (deleted: a ledger
+written before them, or after an undo cleared them), where every row is looked up in the ledger.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,9 +63,31 @@ def measure_memory_and_resume(opts: Options, log: Callable[[str], None], workdir
     if not resume:
         return results
 
-    log(f"resume: rerun of the done {large_rows:,}-row file")
+    for fast in (True, False):
+        results.append(_resume(large_input, large_ledger, large_rows, opts.concurrency, fast, log))
+    return results
+
+
+def _forget_settled(ledger: Path) -> None:
+    """What a ledger without digests has (written before them, or after an undo cleared them)."""
+    conn = sqlite3.connect(ledger)
+    try:
+        conn.execute("DELETE FROM settled_chunks")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _resume(large_input: Path, large_ledger: Path, large_rows: int, concurrency: int, fast: bool,
+            log: Callable[[str], None]) -> Result:
+    """Rerun of the done file: with the digests its run recorded (whole chunks skipped), or without them
+    (every row looked up in the ledger: a ledger from before them, or after an undo cleared them)."""
+    if not fast:
+        _forget_settled(large_ledger)
+    how = "" if fast else ", its settled-chunk digests deleted first (row-by-row admission)"
+    log(f"resume: rerun of the done {large_rows:,}-row file{how}")
     with fake_server() as server:
-        rerun = run_bulkassoc(large_input, large_ledger, server.url, rate=RATE_OFF, concurrency=opts.concurrency,
+        rerun = run_bulkassoc(large_input, large_ledger, server.url, rate=RATE_OFF, concurrency=concurrency,
                               timeout=timeout_for(large_rows, 5000.0))
     puts = int(num(server.stats, "puts"))
     writes = int(rerun.num("requests"))
@@ -71,10 +96,9 @@ def measure_memory_and_resume(opts: Options, log: Callable[[str], None], workdir
     checks = int(rerun.num("checks"))
     text = (f"{writes} association requests ({puts} PUTs at the server, {checks} preflight GET); "
             f"{fmt_int(skipped)} rows skipped in {rerun.elapsed:.2f} s; RSS {fmt_mib(rerun.proc.max_rss_kib)}")
-    results.append(Result("6 resume", f"rerun of the done {fmt_int(large_rows)}-row file (ledger from the real run "
-                          "above), fresh fake", "`bulkassoc run`, same command", text,
-                          f"{fmt_int(rate)} rows/s", "0 requests, ≥ 200,000 rows/s",
-                          writes == 0 and puts == 0 and skipped == large_rows and rate >= 200_000,
-                          {"summary": rerun.summary, "server": server.stats, "rows_per_s": rate,
-                           "max_rss_kib": rerun.proc.max_rss_kib}))
-    return results
+    goal = "0 requests, ≥ 200,000 rows/s" if fast else "0 requests"
+    met = writes == 0 and puts == 0 and skipped == large_rows and (rate >= 200_000 or not fast)
+    return Result("6 resume", f"rerun of the done {fmt_int(large_rows)}-row file (ledger from the real run above)"
+                  f"{how}, fresh fake", "`bulkassoc run`, same command", text, f"{fmt_int(rate)} rows/s", goal, met,
+                  {"summary": rerun.summary, "server": server.stats, "rows_per_s": rate,
+                   "max_rss_kib": rerun.proc.max_rss_kib, "digests": fast})
