@@ -58,12 +58,12 @@ def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: b
           fast: bool = False) -> list[Row]:
     """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`. With `fast`, a
     chunk the ledger holds as settled is counted as recorded and nothing of it is sent (`ledger/settled.py`)."""
-    items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, bound(it.reason))
-             for it in chunk]
-    digest = chunk_digest(items) if fast else None
+    digest = chunk_digest(chunk) if fast else None
     if digest is not None and (hit := ledger.settled(digest)) is not None:
         tally.add_settled(*hit)
         return []
+    items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, bound(it.reason))
+             for it in chunk]
     adm = ledger.admit(items, retry_failed, resend, digest)
     tally.add(adm, len(chunk))
     return [chunk[i] for i in adm.to_send]  # type: ignore[misc]  # the ledger admits only valid rows
