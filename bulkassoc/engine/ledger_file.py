@@ -52,7 +52,9 @@ def close_ledger(ledger: Ledger, config: RunConfig, limiter: RollingWindowLimite
         if not config.scratch:
             save_pace(ledger, limiter)
             watch.save_timeline(ledger.conn)
-            failures = after_run(ledger, str(config.input), complete=complete)
+            so_far = summary()  # a run that failed no row has no top failures: no scan of the ledger for them
+            failures = after_run(ledger, str(config.input), complete=complete,
+                                 any_failed=bool(so_far.failed or so_far.invalid))
         ledger.close(None if config.scratch else orjson.dumps(summary().to_dict()).decode())
         if config.scratch and config.failed_out is not None:
             # this run's failures only: what a real run would fail now, not what an earlier one failed

@@ -113,14 +113,15 @@ def not_retired(conn: sqlite3.Connection, alias: str = "assoc") -> str:
     return f"NOT EXISTS (SELECT 1 FROM retired r WHERE {_same_key('r', alias)})"
 
 
-def after_run(ledger: Ledger, input_name: str, *, complete: bool) -> list[Failure]:
-    """At the end of a run, before the ledger closes: its top failures, and (when it read its whole
-    input) the retiring of entries it did not meet. Best effort: a ledger error here loses neither."""
+def after_run(ledger: Ledger, input_name: str, *, complete: bool, any_failed: bool = True) -> list[Failure]:
+    """At the end of a run, before the ledger closes: its top failures (none looked for when the run
+    failed no row: `any_failed` off), and (when it read its whole input) the retiring of entries it did
+    not meet. Best effort: a ledger error here loses neither."""
     ledger.flush()
     conn = ledger.conn
     try:
         row = conn.execute("SELECT started_at FROM runs WHERE id = ?", (ledger.run_id,)).fetchone()
-        top = top_failures(conn, float(row[0])) if row else []
+        top = top_failures(conn, float(row[0])) if row and any_failed else []
         retire_unseen(conn, ledger.run_id, input_name, complete=complete)
     except sqlite3.Error:
         return []

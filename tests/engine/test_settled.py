@@ -132,6 +132,7 @@ async def test_failed_rows_keep_their_chunk_unsettled_and_are_retried(tmp_path: 
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN, known_ids=known)) as failing:
         first = await run_async(config(tmp_path, failing.url, src))
         assert (first.succeeded, first.failed) == (23, 1)
+        assert [f["count"] for f in first.top_failures] == [1]
         assert settled(ledger) == 2  # the chunk with the failed row is not settled
         kept = await run_async(config(tmp_path, failing.url, src, retry_failed=False))
         assert (kept.skipped_failed, kept.already_done, kept.requests) == (1, 23, 0)
@@ -139,6 +140,7 @@ async def test_failed_rows_keep_their_chunk_unsettled_and_are_retried(tmp_path: 
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
         retried = await run_async(config(tmp_path, fake.url, src))
         assert (retried.succeeded, retried.already_done, fake.stats.puts) == (1, 23, 1)
+        assert retried.top_failures == []  # none this run (and none looked for)
         assert settled(ledger) == 3
 
 
