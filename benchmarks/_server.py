@@ -56,6 +56,7 @@ async def _serve(config: FakeConfig) -> dict[str, object]:
         "dropped": stats.dropped,
         "repeated_pairs": sum(1 for n in stats.put_counts.values() if n > 1),
         "first": arrivals[0] if arrivals else None,
+        "second": arrivals[1] if len(arrivals) > 1 else None,  # a rerun after a kill: its first PUT
         # the middle 98% of the arrivals: the sustained pace, without the start (the preflight's reads,
         # each a full latency) and the tail (a run's last rows may wait out backoffs alone)
         **_steady(arrivals),

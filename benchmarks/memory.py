@@ -21,8 +21,11 @@ from ._inputs import write_shuffled_csv
 from ._options import Options
 from ._proc import fake_server
 from ._table import Result, fmt_int, fmt_mib
+from .after_kill import measure_after_kill
 
 __all__ = ["measure_memory_and_resume"]
+
+AFTER_KILL_MIN_ROWS = 20_000  # below, a run is over before it can be killed part-way
 
 
 def _real_run(workdir: Path, rows: int, concurrency: int, log: Callable[[str], None]
@@ -65,6 +68,8 @@ def measure_memory_and_resume(opts: Options, log: Callable[[str], None], workdir
 
     for fast in (True, False):
         results.append(_resume(large_input, large_ledger, large_rows, opts.concurrency, fast, log))
+    if large_rows >= AFTER_KILL_MIN_ROWS:
+        results.append(measure_after_kill(workdir, large_input, large_rows, opts.concurrency, log))
     return results
 
 

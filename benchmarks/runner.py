@@ -104,11 +104,19 @@ class Report:
         if isinstance(rate, float) and rate > 0:
             out.append(f"The engine's ceiling ({rate:,.0f} rows/s here) is {rate / hubspot.per_second:,.0f}× "
                        f"{opts_rate}: the rate limit, not the client, bounds every real run.")
-        resume = self.find("resume")
-        skip_rate = resume.data.get("rows_per_s") if resume else None
+        rates: dict[str, object] = {}
+        for r in self.results:
+            if r.section.endswith("resume"):
+                kind = "kill" if r.data.get("after_kill") else "digests" if r.data.get("digests", True) else "slow"
+                rates.setdefault(kind, r.data.get("rows_per_s"))
+        skip_rate, slow, killed = rates.get("digests"), rates.get("slow"), rates.get("kill")
         if isinstance(skip_rate, float) and skip_rate > 0:
-            out.append(f"A rerun after a crash skips done rows at {skip_rate:,.0f} rows/s: "
-                       f"{1_000_000 / skip_rate:.0f} s for 1,000,000 done rows, and sends nothing for them.")
+            out.append(f"A rerun of a done file skips its rows at {skip_rate:,.0f} rows/s: "
+                       f"{1_000_000 / skip_rate:.0f} s for 1,000,000 done rows, and sends nothing for them"
+                       + (f"; after a kill -9, the part done before it at {killed:,.0f} rows/s"
+                          if isinstance(killed, float) else "")
+                       + (f"; a ledger without settled-chunk digests (older, or after an undo) admits done rows "
+                          f"one by one at {slow:,.0f} rows/s" if isinstance(slow, float) else "") + ".")
         return out
 
 
