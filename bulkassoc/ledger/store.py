@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# the few rows a run's end looks for (its top failures, the retiring of failed rows no longer listed): without
+# it each is a scan of the whole table (0.3 s a million rows); rows that succeeded are not in it (ledgers
+# written before gain it on their next run)
+_FAILED_INDEX = "CREATE INDEX IF NOT EXISTS assoc_failed ON assoc(status) WHERE status IN ('failed', 'invalid')"
+
 _RECORD = """
 UPDATE assoc SET status = ?, http_status = ?, category = ?, message = ?, correlation_id = ?,
     attempts = attempts + ?, updated_at = ?
@@ -120,6 +125,7 @@ class Ledger:
                 self._init_schema(conn)
                 ensure_sync_schema(conn)  # origin columns and deletions (ledgers written before gain them)
                 ensure_settled_schema(conn)
+                conn.execute(_FAILED_INDEX)
                 cur = conn.execute("INSERT INTO runs (started_at, input) VALUES (?, ?)", (time.time(), input_name))
                 # this run's keys, for duplicates: a temporary table lives on disk and dies with the connection
                 conn.execute("PRAGMA temp_store=FILE")

@@ -179,10 +179,15 @@ async def test_a_ledger_without_the_table_gains_it_and_its_triggers(tmp_path: Pa
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
         await run_async(config(tmp_path, fake.url, src))
         with sqlite3.connect(ledger) as conn:  # as a ledger written before this record
-            for name in ("TRIGGER settled_chunks_unsettled", "TRIGGER settled_chunks_deleted", "TABLE settled_chunks"):
+            for name in ("TRIGGER settled_chunks_unsettled", "TRIGGER settled_chunks_deleted", "TABLE settled_chunks",
+                         "INDEX assoc_failed"):
                 conn.execute(f"DROP {name}")
         old = await run_async(config(tmp_path, fake.url, src))
         assert (old.already_done, old.requests, settled(ledger)) == (16, 0, 2)
+        with sqlite3.connect(ledger) as conn:  # the end of a run finds failed rows without a scan of the table
+            plan = conn.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM assoc WHERE status IN ('failed', 'invalid') "
+                                "AND updated_at >= 0").fetchall()
+        assert "assoc_failed" in str(plan)
         with sqlite3.connect(ledger) as conn:
             conn.execute("DELETE FROM assoc WHERE from_id = '1000'")
         assert settled(ledger) == 0
