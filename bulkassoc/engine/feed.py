@@ -23,7 +23,8 @@ from .ahead import ReadAhead
 from .batcher import Batcher
 from .tally import RunTally
 
-__all__ = ["CHUNK", "FeedPlan", "UnitQueue", "admit", "chunk_size", "dry_feed", "feed", "invalid_key"]
+__all__ = ["CHUNK", "CatchUp", "Chain", "FeedPlan", "UnitQueue", "admit", "chunk_size", "dry_feed", "feed",
+           "invalid_key", "mark_skipped_seen"]
 
 CHUNK = 2048  # rows read per chunk
 ADMIT_SLICE = 256  # rows admitted per ledger transaction
@@ -54,14 +55,43 @@ class FeedPlan:
     linger: float = 0.5  # batch mode: seconds a partial batch waits for more rows
 
 
+class CatchUp(Exception):
+    """The first chunk that is not settled, after `rows` skipped ones: their keys are marked seen (read
+    again from the input) before it is admitted, so that a later repeat counts as a duplicate."""
+
+    def __init__(self, rows: int) -> None:
+        super().__init__(rows)
+        self.rows = rows
+
+
+@dataclass(slots=True)
+class Chain:
+    """A run's settled-chunk digests (`ledger/settled.py`): chained, and skipped only from the input's start."""
+
+    prev: bytes = b""  # the digest of the chunk before
+    skipping: bool = True  # every chunk so far was settled
+    skipped: int = 0  # rows skipped so far
+
+
 def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: bool, resend: bool,
-          fast: bool = False) -> list[Row]:
-    """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`. With `fast`, a
-    chunk the ledger holds as settled is counted as recorded and nothing of it is sent (`ledger/settled.py`)."""
-    digest = chunk_digest(chunk) if fast else None
-    if digest is not None and (hit := ledger.settled(digest)) is not None:
-        tally.add_settled(*hit)
-        return []
+          chain: Chain | None = None) -> list[Row]:
+    """Ask the ledger which rows of a chunk still need sending; count the rest in `tally`. With a `chain`,
+    a chunk the ledger holds as settled is counted as recorded and nothing of it is sent, as long as every
+    chunk before it was (`ledger/settled.py`); the first one that is not raises `CatchUp` once, and is
+    admitted row by row when it comes again."""
+    digest = None
+    if chain is not None:
+        digest = chunk_digest(chunk, chain.prev)
+        if chain.skipping:
+            if (hit := ledger.settled(digest)) is not None:
+                chain.prev = digest
+                chain.skipped += len(chunk)
+                tally.add_settled(*hit)
+                return []
+            chain.skipping = False
+            if chain.skipped:
+                raise CatchUp(chain.skipped)
+        chain.prev = digest
     items = [(it.key, it.line, None) if isinstance(it, Row) else (invalid_key(it), it.line, bound(it.reason))
              for it in chunk]
     adm = ledger.admit(items, retry_failed, resend, digest)
@@ -72,14 +102,14 @@ def admit(ledger: Ledger, tally: RunTally, chunk: list[Item], *, retry_failed: b
 async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]],
                vet: Callable[[list[Row]], Awaitable[list[Row]]], queue: asyncio.Queue[list[Row] | None],
                halt: Halt, plan: FeedPlan, flush: Callable[[], Awaitable[list[Row]]] | None = None,
-               ahead: ReadAhead | None = None) -> None:
+               ahead: ReadAhead | None = None, catch_up: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Read, admit, vet and queue units: one row each, or per-pair batches in batch mode. `vet` may hold
     rows back (lookups gathering into full requests); `flush` returns them at the end of the input. With
     `ahead` reading first, each chunk's read before write starts as soon as the chunk is vetted, and several
     are under way while earlier chunks' rows wait for room in the queue (engine/ahead.py). Rows are queued
     in input order."""
     stage = ahead if ahead is not None else ReadAhead(None, lambda: 0.0, 1)
-    tasks = [asyncio.ensure_future(_intake(reader, admit_chunk, vet, halt, plan, flush, stage)),
+    tasks = [asyncio.ensure_future(_intake(reader, admit_chunk, vet, halt, plan, flush, stage, catch_up)),
              asyncio.ensure_future(_place(stage, queue, halt, plan))]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -97,7 +127,8 @@ async def feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]
 
 async def _intake(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]],
                   vet: Callable[[list[Row]], Awaitable[list[Row]]], halt: Halt, plan: FeedPlan,
-                  flush: Callable[[], Awaitable[list[Row]]] | None, stage: ReadAhead) -> None:
+                  flush: Callable[[], Awaitable[list[Row]]] | None, stage: ReadAhead,
+                  catch_up: Callable[[int], Awaitable[None]] | None) -> None:
     """Chunks → admitted → vetted → `stage` (which starts their reads and holds back while it is full)."""
     pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, plan.chunk_rows)
     try:
@@ -107,7 +138,7 @@ async def _intake(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Ro
                 if flush is not None and not halt.is_set() and (held := await flush()):
                     await stage.submit(held)  # the rows vet held back
                 break
-            if rows := await vet(await _admitted(chunk, admit_chunk)):
+            if rows := await vet(await _admitted(chunk, admit_chunk, catch_up)):
                 await stage.submit(rows)
         stage.end()
     finally:
@@ -145,15 +176,33 @@ async def _place(stage: ReadAhead, queue: asyncio.Queue[list[Row] | None], halt:
             await queue.put(rest)
 
 
-async def _admitted(chunk: list[Item], admit_chunk: Callable[[list[Item]], list[Row]]) -> list[Row]:
+async def _admitted(chunk: list[Item], admit_chunk: Callable[[list[Item]], list[Row]],
+                    catch_up: Callable[[int], Awaitable[None]] | None) -> list[Row]:
     """Admit a chunk in slices, letting the loop run between them: one transaction of 2,000 rows holds
     the loop for tens of ms, and the pacer loses the start slots of a loop that does not run."""
     rows: list[Row] = []
     for start in range(0, len(chunk), ADMIT_SLICE):
-        rows += admit_chunk(chunk[start:start + ADMIT_SLICE])
+        part = chunk[start:start + ADMIT_SLICE]
+        try:
+            rows += admit_chunk(part)
+        except CatchUp as c:
+            if catch_up is None:
+                raise
+            await catch_up(c.rows)
+            rows += admit_chunk(part)
         if start + ADMIT_SLICE < len(chunk):
             await asyncio.sleep(0)
     return rows
+
+
+async def mark_skipped_seen(open_reader: Callable[[], RowReader], ledger: Ledger, rows: int) -> None:
+    """Mark seen the keys of the input's first `rows` rows (chunks skipped as settled), read again."""
+    with open_reader() as reader:
+        left = rows
+        while left > 0 and (chunk := reader.read_chunk(min(CHUNK, left))):
+            left -= len(chunk)
+            ledger.mark_seen([it.key if isinstance(it, Row) else invalid_key(it) for it in chunk])
+            await asyncio.sleep(0)
 
 
 def chunk_size(input_name: str) -> int:
@@ -162,12 +211,13 @@ def chunk_size(input_name: str) -> int:
     return 1 if input_name == "-" else CHUNK
 
 
-async def dry_feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]]) -> None:
+async def dry_feed(reader: RowReader, admit_chunk: Callable[[list[Item]], list[Row]],
+                   catch_up: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Read, validate and admit everything against a scratch copy of the ledger; send nothing."""
     pump: ChunkPump[Item] = ChunkPump(reader.read_chunk, CHUNK)
     try:
         while chunk := await pump.next():
-            admit_chunk(chunk)
+            await _admitted(chunk, admit_chunk, catch_up)
     finally:
         pump.stop()
 

@@ -31,7 +31,7 @@ from ..sync.mirror import Mirror
 from .ahead import ReadAhead
 from .checks import bind_portal, carry_over_pace, read_account, save_pace
 from .config import RunConfig
-from .feed import FeedPlan, Item, UnitQueue, admit, chunk_size, dry_feed, feed
+from .feed import Chain, FeedPlan, Item, UnitQueue, admit, chunk_size, dry_feed, feed, mark_skipped_seen
 from .ledger_file import close_ledger, no_from_type, open_ledger
 from .mass_failure import MassFailureWatch
 from .shutdown import install_signal_handlers, wind_down
@@ -47,12 +47,10 @@ FLUSH_INTERVAL = 0.25  # seconds between ledger commits while outcomes trickle i
 class _Run:
     def __init__(self, config: RunConfig, ledger: Ledger, reader: RowReader, rand: Callable[[], float],
                  version: str, watch: Watch | None = None) -> None:
-        self.config = config
-        self.batched = config.mode == "batch"
+        self.config, self.batched = config, config.mode == "batch"
         self.watch = watch or Watch(log=None, live=None, lines_every=None)
-        self.ledger = ledger
-        self.reader = reader
-        self.tally = RunTally()
+        self.ledger, self.reader, self.tally = ledger, reader, RunTally()
+        self.chain = Chain() if config.skip_settled else None  # settled chunks skipped (engine/feed.py)
         self.halt = Halt(make_mask(config.access_token))
         self.caller = Caller(CallerConfig(
             base_url=config.base_url, token=config.access_token, token_env=config.token_env, rate=config.rate,
@@ -83,7 +81,12 @@ class _Run:
         c = self.config
         if self.tally.rows == 0 and c.from_type is None and chunk_size(str(c.input)) > 1:
             no_from_type(self.reader.name, [it for it in chunk if isinstance(it, InvalidRow)], len(chunk))
-        return admit(self.ledger, self.tally, chunk, retry_failed=c.retry_failed, resend=c.resend, fast=c.skip_settled)
+        return admit(self.ledger, self.tally, chunk, retry_failed=c.retry_failed, resend=c.resend, chain=self.chain)
+
+    async def catch_up(self, rows: int) -> None:  # the skipped settled rows' keys, marked seen (engine/feed.py)
+        c = self.config
+        await mark_skipped_seen(lambda: RowReader(c.input, c.format, c.from_type, options=c.read_options),
+                                self.ledger, rows)
 
     async def flush_keys(self) -> list[Row]:  # at the end of the input: the rows `keys/` held back
         return await self.vet([], final=True)
@@ -136,10 +139,7 @@ class _Run:
             unit = await self.queue.get()
             if unit is None or self.halt.is_set():
                 return
-            if self.batched:
-                await self.write_batch(unit)
-            else:
-                await self.write_one(unit[0])
+            await (self.write_batch(unit) if self.batched else self.write_one(unit[0]))
 
     async def write_one(self, row: Row) -> None:
         """Single mode: one request per row (v3 PUT by default)."""
@@ -264,7 +264,7 @@ class _Run:
             ahead = None if self.read_first is None else ReadAhead(  # reads of later chunks under way meanwhile
                 self.read_before_write, lambda: self.caller.limiter.rate.per_second, rows / (plan.batch_size or 1))
             feeder = loop.create_task(self.guarded(feed(self.reader, self.admit_chunk, self.vet, self.queue,
-                                                        self.halt, plan, self.flush_keys, ahead)))
+                                                        self.halt, plan, self.flush_keys, ahead, self.catch_up)))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.workers)]
             await wind_down(feeder, workers, self.halt.event, self.caller.busy, c.grace)
             if not self.halt.is_set():
@@ -326,7 +326,7 @@ async def run_async(config: RunConfig, *, rand: Callable[[], float] | None = Non
         ticker = loop.create_task(run.ticker(total))
         try:
             if config.dry_run:
-                await run.guarded(dry_feed(reader, run.admit_chunk))
+                await run.guarded(dry_feed(reader, run.admit_chunk, run.catch_up))
             if not config.dry_run or config.mirror:  # a mirror's dry run reads (and writes nothing)
                 await run.main()
         except BaseException:

@@ -12,6 +12,7 @@ ledger and of the seen table with every key. The caller runs `admit` inside one 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-__all__ = ["SEEN_TABLE", "Admission", "Key", "admit"]
+__all__ = ["SEEN_TABLE", "Admission", "Key", "admit", "mark_seen"]
 
 Key = tuple[str, str, str, str, str]
 
@@ -119,3 +120,15 @@ def admit(conn: sqlite3.Connection, keys_and_lines: Sequence[tuple[Key, int, str
     conn.executemany(_SET_LINE, again)
     conn.executemany(_ADMIT_INVALID, invalid)
     return adm
+
+
+def mark_seen(conn: sqlite3.Connection, keys: Sequence[Key]) -> None:
+    """Mark keys seen in this run, in key order (see the module's docstring), in one transaction."""
+    conn.execute("BEGIN")
+    try:
+        conn.executemany(_MARK_SEEN, sorted(keys))
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise

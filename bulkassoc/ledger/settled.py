@@ -31,12 +31,15 @@ them but record only what admission finds (their ledger is a scratch copy). --re
 keyed IDs and --refresh-ids do not matter: a chunk of succeeded rows is admitted the same under all of
 them, and a ledger bound to another portal stops the run before its first chunk.
 
-What differs: the rows of a skipped chunk are not marked seen. A key of a skipped chunk that repeats in a
-chunk admitted row by row counts there as already done, not as a duplicate (and a recorded count may name
-as duplicates rows whose first occurrence an edit has since removed). Totals and what is sent are the
-same; only that split can differ when some chunks of a file are skipped and others are not. The end of
-run's bookkeeping of failed rows (`failures.retire_unseen`, which reads the seen keys) is unaffected: a
-settled chunk holds no failed or invalid row.
+Counts stay exact. Digests are chained (each covers the input up to its chunk), and chunks are skipped
+only from the start of the input: a hit stands for the very same input up to there, so the recorded
+split of its rows into duplicates and already done is this run's too. At the first chunk that is not
+settled, skipping ends for the run, and the keys of the skipped rows are read again from the input and
+marked seen (`engine/feed.py`, `CatchUp`) before that chunk is admitted: a later repeat of one of them
+counts as a duplicate, as the contract says. A done file costs its reading and one probe per chunk; a
+file done up to a kill costs, for its done part, a second reading and the seen inserts, not the ledger
+probes. The end of run's bookkeeping of failed rows (`failures.retire_unseen`, which reads the seen
+keys) is unaffected: a settled chunk holds no failed or invalid row.
 """
 
 from __future__ import annotations
@@ -95,14 +98,15 @@ _PIECE = 2000  # bytes per hash update: hashlib lets go of the GIL from 2,048 on
 _FIELDS = operator.attrgetter("from_type", "from_id", "to_type", "to_id", "type", "line")
 
 
-def chunk_digest(chunk: Sequence[Row | InvalidRow]) -> bytes:
-    """The digest of a chunk as read: every row's five key fields and line, and the invalid rows' reasons.
+def chunk_digest(chunk: Sequence[Row | InvalidRow], prev: bytes = b"") -> bytes:
+    """The digest of a chunk as read: every row's five key fields and line, and the invalid rows' reasons,
+    chained to `prev`, the digest of the chunk before it (so a digest stands for the whole input up to here).
 
     Hashed in pieces too small for hashlib to release the GIL: the reader's thread would take it, and
     getting it back can cost a switch interval (5 ms, 25 times the hashing itself)."""
     invalid = [(it.line, it.reason) for it in chunk if type(it) is InvalidRow]
     data = memoryview(orjson.dumps([list(map(_FIELDS, chunk)), invalid]))
-    h = hashlib.sha256()  # OpenSSL's, with the CPU's SHA instructions: twice blake2b's speed here
+    h = hashlib.sha256(prev)  # OpenSSL's, with the CPU's SHA instructions: twice blake2b's speed here
     for at in range(0, len(data), _PIECE):
         h.update(data[at:at + _PIECE])
     return h.digest()[:16]

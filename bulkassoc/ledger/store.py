@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..hubspot.outcomes import Kind, Outcome
 from ..rows.bounded import bound
-from .admission import SEEN_TABLE, Admission, Key, admit
+from .admission import SEEN_TABLE, Admission, Key, admit, mark_seen
 from .errors import LedgerBusyError, LedgerError
 from .lock import FileLock
 from .origins import ensure_sync_schema
@@ -223,6 +223,11 @@ class Ledger:
                 conn.execute("ROLLBACK")
             raise LedgerError(f"ledger {self.path}: {exc}") from None
         return adm
+
+    def mark_seen(self, keys: Sequence[Key]) -> None:
+        """Mark keys as seen in this run (rows of chunks skipped as settled; `ledger/settled.py`)."""
+        with self._sqlite_errors():
+            mark_seen(self.conn, keys)
 
     def settled(self, digest: bytes) -> tuple[int, int] | None:
         """(rows, duplicates) of a chunk settled before, or None (`ledger/settled.py`)."""

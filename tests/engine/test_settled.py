@@ -46,7 +46,7 @@ def key(row: list[str]) -> tuple[str, str, str, str, str]:
 
 async def test_rerun_of_a_done_file_skips_every_chunk_with_the_slow_paths_counts(tmp_path: Path) -> None:
     rows = simple_rows(37)
-    rows[5] = rows[2]  # a duplicate within a chunk (across chunks: see the last test but one)
+    rows[5] = rows[2]  # a duplicate within a chunk (across chunks: see below)
     rows[30] = rows[27]
     src = write_csv(tmp_path / "links.csv", rows)
     ledger = tmp_path / "ledger.sqlite"
@@ -103,6 +103,7 @@ async def test_undo_mirror_deletes_resend_and_failed_rows_are_never_skipped(tmp_
     ledger = tmp_path / "ledger.sqlite"
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
         await run_async(config(tmp_path, fake.url, src))
+        await run_async(config(tmp_path, fake.url, src))  # settles chunk 2 (its repeat was in flight at first)
         assert settled(ledger) == 3
         # --resend sends done rows: digests are bypassed (and neither consulted nor recorded)
         resent = await run_async(config(tmp_path, fake.url, src, resend=True))
@@ -155,22 +156,46 @@ async def test_invalid_rows_keep_their_chunk_unsettled(tmp_path: Path) -> None:
         assert (again.invalid, again.already_done, again.exit_code, settled(ledger)) == (1, 15, 1, 1)
 
 
-async def test_skipped_chunks_change_only_the_split_of_cross_chunk_duplicates(tmp_path: Path) -> None:
-    """A key of a skipped chunk is not marked seen: where it repeats in a chunk admitted row by row, it
-    counts as already done rather than as a duplicate. Nothing more is sent, nothing is skipped wrongly."""
+async def test_counts_stay_exact_when_a_skipped_chunk_is_followed_by_one_admitted_row_by_row(
+        tmp_path: Path) -> None:
+    """Chunks are skipped only from the input's start (digests are chained); at the first one that is not
+    settled, the skipped rows' keys are read again and marked seen, so a repeat of one of them in a chunk
+    admitted row by row still counts as a duplicate (the contract), exactly as without digests."""
     rows = simple_rows(24)
-    rows[20] = rows[3]  # chunk 3 repeats a key of chunk 1
+    rows[20] = rows[3]  # chunk 2 repeats a key of chunk 0
+    src = write_csv(tmp_path / "links.csv", rows)
+    ledger = tmp_path / "ledger.sqlite"
+    async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
+        await run_async(config(tmp_path, fake.url, src))
+        await run_async(config(tmp_path, fake.url, src))  # settles chunk 2 (its repeat was in flight at first)
+        assert settled(ledger) == 3
+        rows[22] = [rows[22][0], "contacts", "888888", "1"]  # chunk 2 edited: admitted row by row
+        write_csv(src, rows)
+        mixed = await run_async(config(tmp_path, fake.url, src))
+        assert (mixed.succeeded, mixed.already_done, mixed.duplicates, fake.stats.puts) == (1, 22, 1, 24)
+        forget_settled(ledger)
+        slow = await run_async(config(tmp_path, fake.url, src))
+        assert (slow.already_done, slow.duplicates, slow.requests) == (23, 1, 0)
+        rows[1] = [rows[1][0], "contacts", "777777", "1"]  # chunk 0 edited: no later chunk is skipped either
+        write_csv(src, rows)
+        first_edited = await run_async(config(tmp_path, fake.url, src))
+        assert (first_edited.succeeded, first_edited.already_done, first_edited.duplicates) == (1, 22, 1)
+        again = await run_async(config(tmp_path, fake.url, src))  # every chunk settled anew, chained
+        assert counts(again) == (24, 23, 1, 0, 0, 0, 0, 0)
+        assert fake.stats.puts == 25
+
+
+async def test_a_dry_run_after_a_skipped_start_counts_as_the_real_run(tmp_path: Path) -> None:
+    rows = simple_rows(24)
+    rows[20] = rows[3]
     src = write_csv(tmp_path / "links.csv", rows)
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
         await run_async(config(tmp_path, fake.url, src))
-        await run_async(config(tmp_path, fake.url, src))  # settles what the first run could not yet
-        rows[22] = [rows[22][0], "contacts", "888888", "1"]  # chunk 3 edited: admitted row by row
+        rows[22] = [rows[22][0], "contacts", "888888", "1"]
         write_csv(src, rows)
-        mixed = await run_async(config(tmp_path, fake.url, src))
-        assert (mixed.succeeded, mixed.already_done, mixed.duplicates, fake.stats.puts) == (1, 23, 0, 24)
-        forget_settled(tmp_path / "ledger.sqlite")
-        slow = await run_async(config(tmp_path, fake.url, src))
-        assert (slow.already_done, slow.duplicates, slow.requests) == (23, 1, 0)
+        dry = await run_async(config(tmp_path, fake.url, src, dry_run=True))
+        assert (dry.already_done, dry.duplicates) == (22, 1)
+        assert fake.stats.puts == 23
 
 
 async def test_a_ledger_without_the_table_gains_it_and_its_triggers(tmp_path: Path) -> None:
