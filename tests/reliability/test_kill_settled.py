@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bulkassoc.engine.feed import CHUNK
+from bulkassoc.engine.feed import ADMIT_SLICE
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
 from ._harness import FAST, TOKEN, arun, keys_for, last_json, num, succeeded, write_links
@@ -20,7 +20,7 @@ def settled_chunks(ledger: Path) -> int:
 
 
 async def test_sigkill_after_a_chunk_settled_then_rerun_skips_it_and_loses_nothing(tmp_path: Path) -> None:
-    n = 2 * CHUNK + 300
+    n = 2 * ADMIT_SLICE + 100  # three slices, each with its digest (admission goes by slices of a chunk)
     src = write_links(tmp_path / "links.csv", n)
     ledger = tmp_path / "links.sqlite"
     async with FakeHubSpot(FakeConfig(rate=None, token=TOKEN)) as fake:
@@ -36,7 +36,7 @@ async def test_sigkill_after_a_chunk_settled_then_rerun_skips_it_and_loses_nothi
         books.after(killed)
         assert settled_chunks(ledger) == 1
         done_before = len(succeeded(ledger))
-        assert CHUNK <= done_before < n
+        assert ADMIT_SLICE <= done_before < n
         books.before()
         rerun = await arun(*args, timeout=60)
         await settle(fake)
