@@ -12,13 +12,14 @@ ledger and of the seen table with every key. The caller runs `admit` inside one 
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
+
+from .tx import transaction
 
 __all__ = ["SEEN_TABLE", "Admission", "Key", "admit", "mark_seen"]
 
@@ -124,11 +125,5 @@ def admit(conn: sqlite3.Connection, keys_and_lines: Sequence[tuple[Key, int, str
 
 def mark_seen(conn: sqlite3.Connection, keys: Sequence[Key]) -> None:
     """Mark keys seen in this run, in key order (see the module's docstring), in one transaction."""
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         conn.executemany(_MARK_SEEN, sorted(keys))
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise

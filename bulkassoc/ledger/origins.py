@@ -17,12 +17,13 @@ A row `undo` removed has status 'undone'; a row a mirror deleted has status 'del
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
+
+from .tx import transaction
 
 __all__ = [
     "DELETION_COLUMNS", "Origin", "count_unknown", "created_rows", "deleted_rows", "ensure_sync_schema",
@@ -53,14 +54,8 @@ WHERE {_WHERE_KEY}"""
 
 def _tx(conn: sqlite3.Connection, statement: str, params: Iterable[Sequence[object]]) -> None:
     """One statement over many rows, committed together."""
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         conn.executemany(statement, params)
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
 
 
 def ensure_sync_schema(conn: sqlite3.Connection) -> None:
@@ -70,16 +65,10 @@ def ensure_sync_schema(conn: sqlite3.Connection) -> None:
     exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'deletions'").fetchone()
     if not missing and exists:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn, "BEGIN IMMEDIATE"):
         for name, kind in missing:
             conn.execute(f"ALTER TABLE assoc ADD COLUMN {name} {kind}")
         conn.execute(_DELETIONS)
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
 
 
 def mark_origins(conn: sqlite3.Connection, origins: Sequence[Origin]) -> None:
@@ -149,19 +138,13 @@ def mark_deletions(conn: sqlite3.Connection, run_id: int, keys: Sequence[Key], s
     """Settle planned deletions (or deleted ones restored). A deleted association the ledger holds as a
     row gets status 'deleted' (a later run that lists it again writes it again)."""
     now = time.time()
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         conn.executemany(f"UPDATE deletions SET status = ?, message = ?, updated_at = ? WHERE run_id = ? AND "
                          f"{_WHERE_KEY}", [(status, message, now, run_id, *k) for k in keys])
         if status == "deleted":
             conn.executemany("UPDATE assoc SET status = 'deleted', origin = NULL, origin_run = NULL, "
                              f"updated_at = ? WHERE status = 'succeeded' AND {_WHERE_KEY}",
                              [(now, *k) for k in keys])
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
 
 
 def deleted_rows(conn: sqlite3.Connection, runs: Sequence[int] | None, status: str = "deleted"

@@ -44,7 +44,6 @@ keys) is unaffected: a settled chunk holds no failed or invalid row.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import operator
 import sqlite3
@@ -54,6 +53,7 @@ from dataclasses import dataclass
 import orjson
 
 from ..rows.types import InvalidRow, Row
+from .tx import transaction
 
 __all__ = ["Settled", "Settling", "chunk_digest", "ensure_settled_schema", "find_settled", "record_settled"]
 
@@ -82,16 +82,10 @@ def ensure_settled_schema(conn: sqlite3.Connection) -> None:
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)", _NAMES)}
     if have == set(_NAMES):
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn, "BEGIN IMMEDIATE"):
         conn.execute(_TABLE)
         for trigger in _TRIGGERS:
             conn.execute(trigger)
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
 
 
 _PIECE = 2000  # bytes per hash update: hashlib lets go of the GIL from 2,048 on (HASHLIB_GIL_MINSIZE)
