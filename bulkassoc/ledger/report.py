@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,13 +124,26 @@ def read_report(path: str | os.PathLike[str]) -> LedgerReport:
     )
 
 
+@contextlib.contextmanager
+def _csv_errors(ledger: Path, out: str | os.PathLike[str], conn: sqlite3.Connection) -> Iterator[None]:
+    """A CSV written from the ledger: its errors as one line each (LedgerError); the connection closed."""
+    try:
+        yield
+    except OSError as exc:
+        raise LedgerError(f"cannot write {out}: {exc.strerror}") from None
+    except Exception as exc:  # sqlite3.Error
+        raise LedgerError(f"cannot read the ledger {ledger}: {exc}") from None
+    finally:
+        conn.close()
+
+
 def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str], *, since: float | None = None) -> int:
     """Write every failed and invalid row (settled at or after `since`, when given), in input-line order;
     returns how many. A keyed fromId / toId is written as given (`email=a@x.com`), which `run` reads back."""
     p = _open(path)
     conn = _connect(p)
     written = 0
-    try:
+    with _csv_errors(p, out, conn):
         cursor = conn.execute(
             "SELECT from_type, from_id, to_type, to_id, type, line, http_status, category, message "
             f"FROM assoc WHERE status IN ('failed', 'invalid') AND {not_retired(conn)} "
@@ -144,12 +159,6 @@ def write_failed_csv(path: str | os.PathLike[str], out: str | os.PathLike[str], 
                     values[4] = ""  # the key of a line without fields is not a type
                 writer.writerow(values)
                 written += 1
-    except OSError as exc:
-        raise LedgerError(f"cannot write {out}: {exc.strerror}") from None
-    except Exception as exc:  # sqlite3.Error
-        raise LedgerError(f"cannot read the ledger {p}: {exc}") from None
-    finally:
-        conn.close()
     return written
 
 
@@ -159,7 +168,7 @@ def write_lookups_csv(path: str | os.PathLike[str], out: str | os.PathLike[str])
 
     p = _open(path)
     conn = connect(p, readonly=True)
-    try:
+    with _csv_errors(p, out, conn):
         lookups = read_lookups(conn)
         with open(out, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
@@ -167,11 +176,5 @@ def write_lookups_csv(path: str | os.PathLike[str], out: str | os.PathLike[str])
             for (object_type, prop, value), (record_id, at) in sorted(lookups.items()):
                 when = dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")
                 writer.writerow([object_type, prop, value, record_id, when])
-    except OSError as exc:
-        raise LedgerError(f"cannot write {out}: {exc.strerror}") from None
-    except Exception as exc:  # sqlite3.Error
-        raise LedgerError(f"cannot read the ledger {p}: {exc}") from None
-    finally:
-        conn.close()
     return len(lookups)
 
