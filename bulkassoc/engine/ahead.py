@@ -46,7 +46,6 @@ class ReadAhead:
         self._tasks: deque[asyncio.Future[list[Row]]] = deque()
         self._ended = False
         self._changed: asyncio.Future[None] | None = None  # resolved when a chunk comes or goes
-        self.peak = 0  # the most chunks ever under way or waiting to be taken at once
 
     @property
     def depth(self) -> int:
@@ -70,7 +69,6 @@ class ReadAhead:
             self._tasks.append(done)
         else:
             self._tasks.append(asyncio.ensure_future(self._timed(self._read, rows)))
-        self.peak = max(self.peak, len(self._tasks))
         self._changes()
 
     def end(self) -> None:

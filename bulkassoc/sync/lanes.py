@@ -44,7 +44,6 @@ class Lanes(Generic[T]):
         self._running: dict[asyncio.Future[None], set[Pair]] = {}
         self.error: BaseException | None = None
         self.started = 0  # batches started
-        self.peak = 0  # the most batches running at once
 
     async def put(self, key: Key, item: T) -> None:
         """Add `item`, on the pair `key` names (the key as sent: IDs, not e-mails). Raises the first
@@ -82,7 +81,6 @@ class Lanes(Generic[T]):
         self._running[task] = pairs
         task.add_done_callback(self._done)
         self.started += 1
-        self.peak = max(self.peak, len(self._running))
 
     def _done(self, task: asyncio.Future[None]) -> None:
         del self._running[task]
