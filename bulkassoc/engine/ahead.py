@@ -5,7 +5,9 @@ takes at least one round trip, plus its wait for a start slot behind the writes.
 and at long latencies the writers wait for the reads: at 2.5 s the writes reached 0.27 of the limit.
 By Little's law, the reads under way must cover what the writers send while a read takes: the pace allows
 `pace` requests per second, a chunk brings `units_per_chunk` of them, and a read takes `seconds` (measured,
-smoothed): pace × seconds / units_per_chunk chunks, × HEADROOM, + 1, between 1 and AHEAD_CAP. Memory stays
+smoothed; before the first read is back, the round trip of the answers so far, the preflight's: a run's
+first chunks are read at the depth their writes will need, not two at a time while the writers wait a
+round trip for each): pace × seconds / units_per_chunk chunks, × HEADROOM, + 1, between 1 and AHEAD_CAP. Memory stays
 flat: at most AHEAD_CAP chunks are read ahead, and a chunk is read only when the intake reaches it (the
 intake pauses while the bounded queue is full).
 
@@ -24,7 +26,7 @@ from ..rows.reader import Row
 
 __all__ = ["AHEAD_CAP", "AHEAD_START", "HEADROOM", "ReadAhead"]
 
-AHEAD_START = 2  # chunks read at once before the first read says how long a read takes
+AHEAD_START = 2  # chunks read at once before any answer says how long a round trip takes
 AHEAD_CAP = 16  # chunks read at once at most (16 × 2,000 rows)
 HEADROOM = 1.5  # a read's time varies (its wait for a start slot most): a chunk short means writers waiting
 _ALPHA = 0.2  # weight of one read's time in the smoothed one
@@ -37,9 +39,11 @@ class ReadAhead:
     Without `read` (no read before write) a chunk is passed on as it is, one at a time."""
 
     def __init__(self, read: Callable[[list[Row]], Awaitable[list[Row]]] | None, pace: Callable[[], float],
-                 units_per_chunk: float, *, cap: int = AHEAD_CAP) -> None:
+                 units_per_chunk: float, *, cap: int = AHEAD_CAP,
+                 round_trip: Callable[[], float | None] = lambda: None) -> None:
         self._read = read
         self._pace = pace  # requests per second the pacer allows now
+        self._round_trip = round_trip  # the smoothed wire time of answers so far (None before the first)
         self._units = max(1.0, units_per_chunk)  # write requests one chunk brings
         self._cap = cap
         self._seconds: float | None = None  # smoothed time of one chunk's read
@@ -52,9 +56,10 @@ class ReadAhead:
         """Chunks to keep under way (or read, waiting to be taken) now."""
         if self._read is None:
             return 1
-        if self._seconds is None:
+        seconds = self._seconds if self._seconds is not None else self._round_trip()
+        if seconds is None:
             return min(self._cap, AHEAD_START)
-        need = self._pace() * self._seconds * HEADROOM / self._units
+        need = self._pace() * seconds * HEADROOM / self._units
         return max(1, min(self._cap, math.ceil(need) + 1 if math.isfinite(need) else self._cap))
 
     def __len__(self) -> int:

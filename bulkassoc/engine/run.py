@@ -118,9 +118,8 @@ class _Run:
             return rows
         split = await self.read_first.split(rows)
         record_split(self.ledger, split)
-        self.tally.succeeded += len(split.present)
+        self.tally.add_present(len(split.present))
         self.watch.present(len(split.present))
-        self.tally.present += len(split.present)
         self.fail_unsent([(row, "READ_FAILED", why) for row, why in split.unread])
         return split.write
 
@@ -262,7 +261,8 @@ class _Run:
                 rows = READ_CHUNK_ROWS  # whole batch reads: ≤ 1 read per 1,000 rows
             plan = FeedPlan(rows, self.workers, c.batch_size if self.batched else None, c.batch_linger)
             ahead = None if self.read_first is None else ReadAhead(  # reads of later chunks under way meanwhile
-                self.read_before_write, lambda: self.caller.limiter.rate.per_second, rows / (plan.batch_size or 1))
+                self.read_before_write, lambda: self.caller.limiter.rate.per_second, rows / (plan.batch_size or 1),
+                round_trip=lambda: self.caller.in_flight.latency)
             feeder = loop.create_task(self.guarded(feed(self.reader, self.admit_chunk, self.vet, self.queue,
                                                         self.halt, plan, self.flush_keys, ahead, self.catch_up)))
             workers = [loop.create_task(self.guarded(self.work())) for _ in range(self.workers)]

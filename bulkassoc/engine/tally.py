@@ -44,3 +44,8 @@ class RunTally:
         self.rows += rows
         self.duplicates += duplicates
         self.already_done += rows - duplicates
+
+    def add_present(self, rows: int) -> None:
+        """Rows the read before the write found already there: succeeded, with no write."""
+        self.succeeded += rows
+        self.present += rows

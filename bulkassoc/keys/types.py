@@ -9,7 +9,10 @@ name or label is always resolved to its ID (and its category) before it is sent.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -115,8 +118,9 @@ class TypeBook:
         """The pair's types; None when HubSpot told us nothing usable (then HubSpot judges each write)."""
         pair = (from_type, to_type)
         if pair not in self._pairs:
-            labels_body = await self._get(f"/crm/v4/associations/{from_type}/{to_type}/labels")
-            names_body = await self._get(f"/crm/v3/associations/{from_type}/{to_type}/types")
+            # both at once: at a round trip of a second or more, a run's first write waits for them
+            labels_body, names_body = await _both(self._get(f"/crm/v4/associations/{from_type}/{to_type}/labels"),
+                                                  self._get(f"/crm/v3/associations/{from_type}/{to_type}/types"))
             labels = parse_label_list(labels_body) if labels_body is not None else None
             names = parse_type_list(names_body) if names_body is not None else None
             merged: dict[str, TypeDef] = dict(labels or {})
@@ -126,3 +130,17 @@ class TypeBook:
             ordered = tuple(sorted(merged.values(), key=lambda t: int(t.type_id)))
             self._pairs[pair] = TypeDefs(from_type, to_type, ordered, names is not None) if ordered else None
         return self._pairs[pair]
+
+
+async def _both(first: Coroutine[Any, Any, bytes | None],
+                second: Coroutine[Any, Any, bytes | None]) -> tuple[bytes | None, bytes | None]:
+    """Two reads side by side; when one raises (a halt), the other is cancelled before it is raised."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        one, two = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return one, two

@@ -9,9 +9,14 @@ Bound: a start needs level <= C - 1 before it, and each start adds 1. If k start
 window of length D, then between the first and the k-th the level rose by k - 1 and drained
 by less than D / spacing, so k < C + D / spacing. With spacing = D / N * (1 + margin) and
 slack <= N * margin / (1 + margin), that gives k <= N: no rolling window ever holds more than N.
-Sustained throughput is N / D / (1 + margin). The slack lets a timer that fires a little late
-be made up on the next start instead of drifting the pace down; the margin also absorbs
-network jitter between our clock and HubSpot's (at least JITTER_ALLOWANCE seconds per window).
+Sustained throughput is N / D / (1 + margin).
+
+The slack is what a start slot missed can be made up with. A Python client's loop is sometimes busy
+for tens of milliseconds at a stretch (a chunk's ledger admission, a burst of answers to settle), and a
+timer due meanwhile fires late: without slack every such stall is a slot lost for good (with a slack of
+half a slot, batch mode reached 0.93–0.96 of the limit; the stalls cost the rest). So the slack takes
+SLACK_SHARE of the margin (about 2.5 slots at 190/10s, a quarter slot at 20/1s), never more than
+SLACK_CAP, and the bound above still holds by the times `acquire` returns.
 
 The bound holds for the moments `acquire` returns. A request can leave later than that: its connection
 may still have to be opened while the loop runs other work (a chunk's ledger admission), and when two
@@ -19,8 +24,9 @@ early requests of a window leave late and the later ones on time, the window the
 compressed. So every start is also recorded as it happens on the wire (`Start.sent`, from the HTTP
 client's headers-sent hook), and no start is let through while the `limit` starts before it, at the
 times they really left, fall within one period plus 3/4 of the margin: a rolling-window guard on the wire
-times (in steady pacing it hardly binds: the bucket spaces starts by the whole margin). The slack takes at
-most half the margin; the rest is left to the network's jitter.
+times, which also absorbs the network's jitter between our clock and HubSpot's (at least
+JITTER_ALLOWANCE seconds per window; in steady pacing it hardly binds: the bucket spaces starts by the
+margin).
 
 Time comes only from the running loop, so tests drive it with a fake `loop.time`.
 """
@@ -34,13 +40,15 @@ from aiolimiter import AsyncLimiter
 
 from .rate import Rate
 
-__all__ = ["DEFAULT_MARGIN", "JITTER_ALLOWANCE", "RollingWindowLimiter", "Start"]
+__all__ = ["DEFAULT_MARGIN", "JITTER_ALLOWANCE", "SLACK_CAP", "SLACK_SHARE", "RollingWindowLimiter", "Start"]
 
 DEFAULT_MARGIN = 0.015  # 98.5% of the nominal rate; covers ~150 ms of jitter on a 10 s window
 # Between our `acquire` and HubSpot's clock a request can be delayed by the event loop, the
 # connection pool and the network, unevenly. Short windows (time-scaled tests, 5/500ms) need
 # the margin to cover this absolute jitter too.
 JITTER_ALLOWANCE = 0.015
+SLACK_SHARE = 0.9  # of the margin's starts per window, kept to make up slots a busy loop missed
+SLACK_CAP = 8.0  # start slots at most (a limit far above any real one: rate off)
 GUARDED_LIMIT = 2000  # the wire-time guard keeps the last `limit` starts: only for limits up to this
 
 
@@ -97,7 +105,8 @@ class RollingWindowLimiter:
 
     @property
     def slack(self) -> float:
-        return min(0.5, 0.45 * self._rate.limit * self.margin / (1 + self.margin))
+        """Start slots a late timer can make up (see the module docstring)."""
+        return min(SLACK_CAP, SLACK_SHARE * self._rate.limit * self.margin / (1 + self.margin))
 
     def _make_bucket(self) -> AsyncLimiter:
         return AsyncLimiter(1 + self.slack, (1 + self.slack) * self.spacing)

@@ -89,3 +89,13 @@ async def test_types_command_prints_id_name_label_category() -> None:
         assert "contact_to_company_unlabeled" in r.stdout and "Primary" in r.stdout
         r = await acli("types", "contacts", "companies", "--base-url", fake.url, env={"HUBSPOT_ACCESS_TOKEN": "bad"})
         assert r.returncode == 3 and "401" in r.stderr
+
+
+async def test_a_pairs_labels_and_names_are_read_side_by_side(tmp_path: Path) -> None:
+    """The labels and the v3 names of a pair are two reads that a run's first write waits for: at a
+    round trip of a second they cost two seconds one after the other, one side by side."""
+    src = write_csv(tmp_path / "named.csv", _rows(8))
+    async with FakeHubSpot(portal(8, latency_ms=200.0)) as fake:
+        s = await run_async(config(tmp_path, fake.url, src, mode="batch"))
+        assert (s.succeeded, s.exit_code, s.checks) == (8, 0, 3), s.message
+        assert fake.stats.peak_in_flight >= 2
