@@ -70,9 +70,11 @@ class Report:
                      f"by k divides L by k too (k = {opts.time_scale:g} for single mode, {opts.batch_scale:g} for "
                      "batch mode, whose rows/s the client must read, record and encode grow with k as well). The "
                      "fake's latency is uniform in 0.5×–1.5× of its mean. Achieved rate = requests the server "
-                     "received over the middle 98% of its arrivals (1st to 99th percentile: without the start-up, "
-                     "whose preflight reads take a full latency each, and the tail of rows waiting out a backoff); "
-                     "retries count, as they do at HubSpot. 429s and the busiest window count over the whole run. "
+                     "received from its 1st percentile of arrivals, or the first write if later, to the 99th "
+                     "(without the start-up: the preflight, the pair's types and the first read before write, a "
+                     "full latency each; and without the tail of rows waiting out a backoff); the whole run's "
+                     "rate is given beside it. Reads and retries count, as they do at HubSpot. "
+                     "429s and the busiest window count over the whole run. "
                      "Faults: 5xx/dropped answers are retried after 0.5–1 s, 423 after 2 s (real seconds, not "
                      "scaled); the row waits, its in-flight slot does not.")
         notes.extend(self.meaning())

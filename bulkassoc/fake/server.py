@@ -186,6 +186,8 @@ class FakeHubSpot:
         stats.arrivals.append(now)
         if request.method == "PUT":
             stats.puts += 1
+        if stats.first_write is None and (request.method == "PUT" or request.path.endswith("/batch/create")):
+            stats.first_write = len(stats.arrivals) - 1
         # Drawn for every request, whatever its fate, so that request n always gets the same numbers.
         if self._draws:
             rng = self._rng.random

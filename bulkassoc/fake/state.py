@@ -149,6 +149,7 @@ class FakeStats:
     errors: Counter[int] = field(default_factory=Counter)  # every non-2xx status sent, 429s included
     dropped: int = 0  # connections closed without an answer
     arrivals: list[float] = field(default_factory=list)  # clock reading of each request, in order
+    first_write: int | None = None  # index in `arrivals` of the first write (a PUT or a batch create)
     spans: list[tuple[str, float, float]] = field(default_factory=list)  # (path, arrived, answered) per answer
     batch_requests: int = 0  # batch creates that reached the endpoint (one request each)
     batch_inputs: int = 0  # inputs in those batch creates
