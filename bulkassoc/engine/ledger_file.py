@@ -11,7 +11,7 @@ import orjson
 
 from ..ledger.failures import Failure
 from ..ledger.report import write_failed_csv
-from ..ledger.store import Ledger, LedgerError, remove_ledger_files, scratch_copy
+from ..ledger.store import FLUSH_EVERY, Ledger, LedgerError, remove_ledger_files, scratch_copy
 from ..pacing.limiter import RollingWindowLimiter
 from ..rows.reader import InputError, InvalidRow
 from .checks import save_pace
@@ -33,8 +33,11 @@ def no_from_type(name: str, invalid: Sequence[InvalidRow] | None = None, rows: i
 
 
 def open_ledger(config: RunConfig) -> Ledger:
+    # a batch answer settles its rows at once: they commit together (a kill -9 repeats whole batches anyway),
+    # not in slices of FLUSH_EVERY, three commits in one turn of the loop that the pacer's timers wait for
+    every = max(FLUSH_EVERY, config.batch_size) if config.mode == "batch" else FLUSH_EVERY
     ledger = Ledger(scratch_copy(config.ledger_path) if config.scratch else config.ledger_path,
-                    settle=config.skip_settled and not config.scratch)
+                    settle=config.skip_settled and not config.scratch, flush_every=every)
     try:
         ledger.open(str(config.input))
     except BaseException:

@@ -117,7 +117,7 @@ class _Run:
         if self.read_first is None or not rows:
             return rows
         split = await self.read_first.split(rows)
-        record_split(self.ledger, split)
+        await record_split(self.ledger, split)
         self.tally.add_present(len(split.present))
         self.watch.present(len(split.present))
         self.fail_unsent([(row, "READ_FAILED", why) for row, why in split.unread])

@@ -10,6 +10,7 @@ chunks, so that the lookups of a file go out in full requests of 100 values.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ Unsent = tuple[Row, str, str]
 """A row failed without a request: (row, category, message)."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+TURN_ROWS = 256  # rows resolved between two turns of the event loop
 HOLD_MAX = 20_000  # rows held back for their lookups at most, before the values are looked up anyway
 
 
@@ -99,7 +101,10 @@ class KeyVet:
         (returned by a later call) until a full request of 100 values per (objectType, property) has
         gathered, so that values spread over many chunks of a file share requests; `final` releases all."""
         failed: list[Unsent] = []
-        for row in rows:
+        mine: list[_Held] = []
+        for n, row in enumerate(rows, 1):
+            if n % TURN_ROWS == 0:  # ~10 µs a row: let the pacer's timers run between slices of a chunk
+                await asyncio.sleep(0)
             found, why = await self._type(row)
             if why:
                 failed.append((row, "UNKNOWN_ASSOCIATION_TYPE", why))
@@ -107,17 +112,22 @@ class KeyVet:
             sides = [None if (split := split_keyed(value)) is None
                      else (object_type, split[0], normalise(split[0], split[1]))
                      for object_type, value in ((row.from_type, row.from_id), (row.to_type, row.to_id))]
-            self._held.append(_Held(row, found, sides[0], sides[1]))
-        unknown = self.ids.unknown(t for h in self._held for t in (h.from_key, h.to_key) if t is not None)
+            mine.append(_Held(row, found, sides[0], sides[1]))
+        # this call's rows, and those earlier calls held back: calls may overlap (verify's workers vet their
+        # chunks side by side), and each returns its own rows (never another call's, half-vetted)
+        pending, self._held = self._held + mine, []
+        unknown = self.ids.unknown(t for h in pending for t in (h.from_key, h.to_key) if t is not None)
         if unknown:
-            if final or not self.hold or len(self._held) > HOLD_MAX:
+            if final or not self.hold or len(pending) > HOLD_MAX:
                 await self.ids.fetch(unknown)
             else:
                 await self.ids.fetch(_full_requests(unknown))
         ready: list[Row] = []
         held: list[_Held] = []
         unresolved = 0
-        for h in self._held:
+        for n, h in enumerate(pending, 1):
+            if n % TURN_ROWS == 0:
+                await asyncio.sleep(0)
             from_got = None if h.from_key is None else self.ids.get(h.from_key)
             to_got = None if h.to_key is None else self.ids.get(h.to_key)
             if (h.from_key is not None and from_got is None) or (h.to_key is not None and to_got is None):
@@ -138,7 +148,7 @@ class KeyVet:
                     to_got if isinstance(to_got, str) else row.to_id,
                     h.type_def.type_id if h.type_def is not None else row.type, row.line, row.key,
                     h.type_def.category if h.type_def is not None else ""))
-        self._held = held
+        self._held.extend(held)
         return Vetted(ready, failed, unresolved)
 
 

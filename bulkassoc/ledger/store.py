@@ -29,7 +29,7 @@ from .origins import ensure_sync_schema
 from .settled import Settling, ensure_settled_schema, find_settled, record_settled
 
 __all__ = [
-    "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "is_line_key", "line_key",
+    "FLUSH_EVERY", "Admission", "Key", "Ledger", "LedgerBusyError", "LedgerError", "connect", "is_line_key", "line_key",
     "remove_ledger_files", "scratch_copy",
 ]
 

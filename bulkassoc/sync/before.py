@@ -184,11 +184,16 @@ def _slices(group: list[Row]) -> Iterator[list[Row]]:
         yield piece
 
 
-def record_split(ledger: Ledger, split: Split) -> None:
-    """Record a chunk's origins and its present rows (succeeded, no request) in the ledger."""
-    try:
-        mark_origins(ledger.conn, split.origins)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {ledger.path}: {exc}") from None
+async def record_split(ledger: Ledger, split: Split) -> None:
+    """Record a chunk's origins and its present rows (succeeded, no request) in the ledger: the origins in
+    slices, a turn of the loop between them (each row's origin stands alone; a kill between two slices
+    leaves the rest unmarked and pending, and the rerun reads them again)."""
+    origins = split.origins
+    for start in range(0, len(origins), DECIDE_SLICE):
+        try:
+            mark_origins(ledger.conn, origins[start:start + DECIDE_SLICE])
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {ledger.path}: {exc}") from None
+        await asyncio.sleep(0)
     for row in split.present:
         ledger.record(row.key, True, PRESENT, 0)

@@ -79,5 +79,5 @@ async def test_reads_of_later_chunks_overlap_earlier_writes_and_no_label_is_lost
     deal_reads = sorted((start, end) for p, start, end in spans if p == DEALS_READ)
     first_deal_write = min((start, end) for p, start, end in spans if p == DEALS_WRITE)
     assert len(deal_reads) == CHUNKS
-    assert deal_reads[1][1] < first_deal_write[0]
+    assert deal_reads[1][0] < first_deal_write[0]
     assert deal_reads[2][0] < first_deal_write[1] < deal_reads[2][1], (deal_reads, first_deal_write)

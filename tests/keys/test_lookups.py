@@ -3,6 +3,7 @@ and the resolver matching answers by value (the fake answers out of order), miss
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import aiohttp
@@ -13,6 +14,8 @@ from bulkassoc.fake.server import FakeHubSpot
 from bulkassoc.hubspot.caller import Caller, CallerConfig
 from bulkassoc.hubspot.halt import Halt
 from bulkassoc.keys.ids import IdResolver, Miss
+from bulkassoc.keys.vet import KeyVet
+from bulkassoc.rows.types import Row
 from tests._support import TOKEN, Reply, ScriptedServer
 
 from ._portal import FAST, contact_id, email, legacy, portal, service_id
@@ -115,3 +118,22 @@ def test_mass_failure_watch(answers: list[tuple[bool, int, str]], stop_after: in
                                                                   category, "m")) is not None]
     assert stops == ([] if stop_after is None else [stop_after])
     assert watch.observe("tickets", "contacts", False, Outcome(Kind.PERMANENT, 404, "OBJECT_NOT_FOUND")) is None
+
+
+async def test_overlapping_vets_each_return_their_own_rows() -> None:
+    """verify's workers vet their chunks side by side: a call whose lookups are under way must not take the
+    rows of a call that began meanwhile (two chunks of 1,000 fromIds became one read of 2,000, refused)."""
+    async with FakeHubSpot(portal(200, latency_ms=20.0)) as fake:
+        config = CallerConfig(base_url=fake.url, token=TOKEN, token_env="T", rate=None, concurrency=4, timeout=5,
+                              retry=FAST, daily_reserve=None, user_agent="t")
+        async with Caller(config, Halt(), rand=random.random) as caller:
+            vet = KeyVet(caller, None, check_types=False, names_raw_ok=True, hold=False)
+            keyed = [Row("partner_services", f"legacy_id={legacy(i)}", "contacts", f"email={email(i)}", "9101", i + 2)
+                     for i in range(200)]
+            plain = [Row("partner_services", service_id(i), "contacts", contact_id(i), "9101", i + 2)
+                     for i in range(600)]  # more than a turn of the loop's rows
+            first = asyncio.ensure_future(vet.vet(keyed))
+            await asyncio.sleep(0.005)  # its lookups are on the wire
+            a, b = await asyncio.gather(first, vet.vet(plain))
+    assert sorted(r.key for r in a.ready) == sorted(r.key for r in keyed)
+    assert [r.key for r in b.ready] == [r.key for r in plain]
