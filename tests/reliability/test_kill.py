@@ -13,6 +13,7 @@ import asyncio
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,16 @@ class Books:
             assert integrity(self.ledger) == "ok"
         return len(lost)
 
+    async def run(self, *args: str, expect: int, timeout: float, prefix: Sequence[str] = ("-m", "bulkassoc"),
+                  extra_env: Mapping[str, str] | None = None) -> Result:
+        """One CLI run to its end, in the books: it must exit `expect` (-9: killed by the hook)."""
+        self.before()
+        result = await arun(*args, prefix=prefix, extra_env=extra_env, timeout=timeout)
+        assert result.returncode == expect, result.stderr
+        await settle(self.fake)
+        self.after(result)
+        return result
+
 
 async def kill_moment(mode: str, arg: float, fake: FakeHubSpot, proc: asyncio.subprocess.Process,
                       wal: Path) -> None:
@@ -153,11 +164,7 @@ async def test_sigkill_at_seeded_moments_then_rerun_loses_nothing(tmp_path: Path
             books.after(result)
 
         # then rerun until exit 0 (one rerun must do, no fault is left)
-        books.before()
-        final = await arun(*args, timeout=60)
-        await settle(fake)
-        assert final.returncode == 0, final.stderr
-        books.after(final)
+        final = await books.run(*args, expect=0, timeout=60)
         summary = last_json(final.stdout)
         assert num(summary, "duplicates") == n // 30 and num(summary, "pending") == 0
         assert num(summary, "already_done") + num(summary, "succeeded") == n
@@ -197,16 +204,8 @@ async def test_sigkill_inside_a_ledger_statement_then_rerun_completes(tmp_path: 
         args = ["run", str(src), "--from-type", "partner_services", "--ledger", str(ledger),
                 "--base-url", fake.url, "--concurrency", str(CONCURRENCY), *FAST]
         books = Books(fake, ledger)
-        books.before()
-        killed = await arun(*args, prefix=(str(HOOK),), extra_env={"KILL_AT_SQL": statement,
-                                                                    "KILL_AT_NTH": str(nth)}, timeout=30)
-        assert killed.returncode == -9, killed.stderr
-        await settle(fake)
-        books.after(killed)
-        books.before()
-        rerun = await arun(*args, timeout=30)
-        await settle(fake)
-        assert rerun.returncode == 0, rerun.stderr
-        books.after(rerun)
+        await books.run(*args, expect=-9, timeout=30, prefix=(str(HOOK),),
+                        extra_env={"KILL_AT_SQL": statement, "KILL_AT_NTH": str(nth)})
+        await books.run(*args, expect=0, timeout=30)
         assert fake.associations() == keys_for(n)
         assert fake.stats.puts - n == books.lost_total <= KILL_COST

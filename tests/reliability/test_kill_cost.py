@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
-from ._harness import TOKEN, arun, finish, keys_for, start_cli, wait_until, write_links
+from ._harness import TOKEN, finish, keys_for, start_cli, wait_until, write_links
 from .test_kill import Books, settle
 
 KILLS = (400, 900, 1500, 2200)  # PUTs of each run before its kill
@@ -49,11 +49,7 @@ async def test_kill_at_1500_rows_per_second_repeats_at_most_50_writes(tmp_path: 
             await settle(fake)
             repeats.append(books.after(result))  # PUTs whose success the ledger had not committed
 
-        books.before()
-        final = await arun(*args, timeout=60)
-        await settle(fake)
-        assert final.returncode == 0, final.stderr
-        books.after(final)
+        await books.run(*args, expect=0, timeout=60)
         assert fake.associations() == keys_for(n)
         assert fake.stats.puts - n == sum(repeats)  # every extra PUT is one a kill kept from the ledger
         print("repeated writes per kill:", repeats)

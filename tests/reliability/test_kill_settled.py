@@ -10,8 +10,8 @@ from pathlib import Path
 from bulkassoc.engine.feed import ADMIT_SLICE
 from bulkassoc.fake.server import FakeConfig, FakeHubSpot
 
-from ._harness import FAST, TOKEN, arun, keys_for, last_json, num, succeeded, write_links
-from .test_kill import HOOK, KILL_COST, Books, settle
+from ._harness import FAST, TOKEN, keys_for, last_json, num, succeeded, write_links
+from .test_kill import HOOK, KILL_COST, Books
 
 
 def settled_chunks(ledger: Path) -> int:
@@ -27,21 +27,13 @@ async def test_sigkill_after_a_chunk_settled_then_rerun_skips_it_and_loses_nothi
         args = ["run", str(src), "--from-type", "partner_services", "--ledger", str(ledger),
                 "--base-url", fake.url, "--concurrency", "8", *FAST]
         books = Books(fake, ledger)
-        books.before()
         # killed as the second chunk's digest is about to be written: the first one's is committed
-        killed = await arun(*args, prefix=(str(HOOK),), timeout=60,
-                            extra_env={"KILL_AT_SQL": "INSERT OR REPLACE INTO settled_chunks", "KILL_AT_NTH": "2"})
-        assert killed.returncode == -9, killed.stderr
-        await settle(fake)
-        books.after(killed)
+        await books.run(*args, expect=-9, timeout=60, prefix=(str(HOOK),),
+                        extra_env={"KILL_AT_SQL": "INSERT OR REPLACE INTO settled_chunks", "KILL_AT_NTH": "2"})
         assert settled_chunks(ledger) == 1
         done_before = len(succeeded(ledger))
         assert ADMIT_SLICE <= done_before < n
-        books.before()
-        rerun = await arun(*args, timeout=60)
-        await settle(fake)
-        assert rerun.returncode == 0, rerun.stderr
-        books.after(rerun)
+        rerun = await books.run(*args, expect=0, timeout=60)
         summary = last_json(rerun.stdout)
         assert num(summary, "already_done") == done_before
         assert num(summary, "already_done") + num(summary, "succeeded") == n
